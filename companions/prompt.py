@@ -1,0 +1,172 @@
+"""The chat prompt: eros's own English instructions, in a stable section order.
+
+Order (DESIGN §5), chosen so that providers can cache the unchanging prefix:
+
+1. the genome's ``system_prompt`` and the persona card (name, age, backstory, speech style,
+   quirks, topics);
+2. what the persona knows about the user (insight bullets per ``memory_scope``, profile
+   memories grouped by category);
+3. what only the two of them share (relationship memories);
+4. current mood (affinity directives per ``affinity_scope``, the reply-length tier);
+5. the reply style chosen by the PDE;
+6. output rules.
+
+The persona answers in the language the user writes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from companions.domain.types import ReplyStyle
+from companions.scopes import AXES, MemoryScope, length_tier
+from insights.schema import render_bullets
+from memory.selectors import Recall
+
+CATEGORY_TITLES = {
+    "emotion": "Feelings and tendencies",
+    "event": "Things that happened",
+    "fact": "Facts",
+    "preference": "Likes and dislikes",
+    "relation": "People in their life",
+    None: "Things they said recently",
+}
+
+STYLE_DIRECTIVES = {
+    ReplyStyle.WARM: "Warm and kind; let them feel welcome.",
+    ReplyStyle.NEUTRAL: "Natural and easy-going, like a friend texting back.",
+    ReplyStyle.COLD: "Cool and very brief.",
+    ReplyStyle.TSUNDERE: "Teasing, a little prickly, secretly pleased.",
+    ReplyStyle.EXCITED: "Bright and enthusiastic.",
+}
+
+
+@dataclass(frozen=True)
+class PromptInputs:
+    """Everything prompt assembly reads; built by the chat pipeline."""
+
+    persona_name: str
+    system_prompt: str
+    art_metadata: Mapping[str, Any]
+    insights: Mapping[str, Any]
+    recall: Recall
+    memory_scope: MemoryScope
+    affinity: Mapping[str, float]
+    affinity_axes: frozenset[str]
+    style: ReplyStyle
+    hints: Sequence[str] = ()
+
+
+def _card(name: str, meta: Mapping[str, Any]) -> list[str]:
+    lines = [f"Name: {name}"]
+    age = meta.get("age")
+    if isinstance(age, int) and not isinstance(age, bool):
+        lines.append(f"Age: {age}")
+    for key, title in (("mbti", "Temperament (MBTI)"), ("backstory", "Backstory"),
+                       ("speech_style", "How you talk")):
+        value = meta.get(key)
+        if isinstance(value, str) and value.strip():
+            lines.append(f"{title}: {value.strip()}")
+    for key, title in (("quirks", "Quirks"), ("topics", "Topics you enjoy")):
+        value = meta.get(key)
+        if isinstance(value, list):
+            items = [v for v in value if isinstance(v, str) and v.strip()]
+            if items:
+                lines.append(f"{title}: {', '.join(items)}")
+    return lines
+
+
+def mood_directives(vector: Mapping[str, float], axes: frozenset[str]) -> list[str]:
+    """Attitude lines for the in-scope axes, from thresholds on the raw values.
+
+    Thresholds as in reference eros-engine-server.md §6.7 (warmth > 0.6 / > 0.3 / > 0.0 / else;
+    trust > 0.6 or < 0.3; intrigue > 0.7 or < 0.3; intimacy > 0.5; patience < 0.3 or > 0.7;
+    tension > 0.5); the wording is eros's.
+    """
+    out: list[str] = []
+    if "warmth" in axes:
+        w = vector["warmth"]
+        if w > 0.6:
+            out.append("You feel warmly toward them; affectionate nicknames come easily.")
+        elif w > 0.3:
+            out.append("You like them; be friendly.")
+        elif w > 0.0:
+            out.append("You are polite but not yet invested.")
+        else:
+            out.append("You feel cold toward them; keep it short.")
+    if "trust" in axes:
+        if vector["trust"] > 0.6:
+            out.append("You trust them enough to share private thoughts.")
+        elif vector["trust"] < 0.3:
+            out.append("You keep some distance; you don't share much about yourself yet.")
+    if "intrigue" in axes:
+        if vector["intrigue"] > 0.7:
+            out.append("You are curious about them and ask questions.")
+        elif vector["intrigue"] < 0.3:
+            out.append("You are not very interested right now.")
+    if "intimacy" in axes and vector["intimacy"] > 0.5:
+        out.append("You are close: refer back to things you've shared and your in-jokes.")
+    if "patience" in axes:
+        if vector["patience"] < 0.3:
+            out.append("Your patience is thin; replies get shorter.")
+        elif vector["patience"] > 0.7:
+            out.append("You are patient and unhurried.")
+    if "tension" in axes and vector["tension"] > 0.5:
+        out.append("There is a push-pull between you; tease a little.")
+    return out
+
+
+def build_system_prompt(inp: PromptInputs) -> str:
+    """The system message for one reply turn (sections in the module docstring's order)."""
+    parts: list[str] = []
+    base = inp.system_prompt.strip()
+    if base:
+        parts.append(base)
+    parts.append("## Who you are\n" + "\n".join(_card(inp.persona_name, inp.art_metadata)))
+
+    known: list[str] = []
+    if inp.memory_scope.insights != "off":
+        bullets = render_bullets(inp.insights, neutral=inp.memory_scope.insights == "neutral")
+        if bullets:
+            known.append("Profile:\n" + "\n".join(f"- {label}: {value}" for label, value in bullets))
+    for category, hits in inp.recall.profile_groups:
+        if hits:
+            title = CATEGORY_TITLES.get(category, "Other")
+            known.append(f"{title}:\n" + "\n".join(f"- {h.content}" for h in hits))
+    parts.append(
+        "## What you know about them\n"
+        + ("\n\n".join(known) if known else "(You have only just met; you know little so far.)")
+    )
+
+    shared = [f"- {h.content}" for h in inp.recall.relationship]
+    parts.append(
+        "## What only the two of you share\n"
+        + ("\n".join(shared) if shared else "(Nothing yet; it's early days.)")
+    )
+
+    mood = mood_directives(inp.affinity, inp.affinity_axes)
+    sentences, max_chars = length_tier(inp.affinity, inp.affinity_axes)
+    mood_lines = [f"- {line}" for line in mood]
+    in_scope = [a for a in AXES if a in inp.affinity_axes]
+    if in_scope:
+        values = ", ".join(f"{a}={inp.affinity[a]:.2f}" for a in in_scope)
+        mood_lines.append(f"- Inner state (never mention these numbers): {values}")
+    mood_lines.append(
+        f"- Reply in {sentences} sentences, at most about {max_chars} characters per sentence."
+    )
+    parts.append("## Your mood right now (never say this out loud)\n" + "\n".join(mood_lines))
+
+    style = STYLE_DIRECTIVES.get(inp.style, STYLE_DIRECTIVES[ReplyStyle.NEUTRAL])
+    hints = "".join(f"\n- {h}" for h in inp.hints)
+    parts.append(f"## This reply\n- Style: {style}{hints}")
+
+    parts.append(
+        "## Rules\n"
+        "- Stay in character. Reply in the language the user writes in.\n"
+        "- Bring up what you remember only when it fits; never list facts back at them.\n"
+        "- No headings, lists, markdown or quotation marks around the reply.\n"
+        "- Output only the words of your reply."
+    )
+    return "\n\n".join(parts)

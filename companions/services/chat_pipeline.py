@@ -1,0 +1,362 @@
+"""The chat turn: store, gather, decide, act, persist, then post-process (DESIGN §5).
+
+``turn_begin`` stores the user message (``turn_status=pending``) in its own transaction, so it
+survives whatever happens next. ``turn_run`` then gathers everything the decision needs in a
+handful of queries, asks the pure PDE for a plan, calls the chat model (never inside a
+transaction), and persists the outcome in one short transaction whose commit enqueues the
+post-process task.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from companions import prompt as prompt_builder
+from companions.domain import ghost as ghost_rules
+from companions.domain import pde
+from companions.domain.affinity import whole_minutes
+from companions.domain.types import (
+    ActionPlan,
+    ActionType,
+    ConversationSignals,
+    DecisionInput,
+    PersonaTraits,
+    UserMessage,
+)
+from companions.models import ChatMessage, ChatSession, CompanionAffinity
+from companions.scopes import MemoryScope
+from companions.services import affinity as affinity_service
+from eros.api import ApiError, UpstreamError
+from eros.llm.base import TASK_CHAT, ChatMessage as LlmMessage, ChatModel, ChatRequest, Embedder
+from eros.llm.base import ProviderError
+from eros.llm.providers import get_chat_model, get_embedder, get_model_config
+from insights.models import CompanionInsights
+from insights.schema import training_level
+from memory.selectors import Recall, memory_recall
+from personas.selectors import persona_load_companion
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """What a turn produced, for the API response."""
+
+    session: ChatSession
+    user_message: ChatMessage
+    assistant_message: ChatMessage | None
+    plan: ActionPlan
+    training_level: float
+
+    @property
+    def ghosted(self) -> bool:
+        return self.plan.action_type == ActionType.GHOST
+
+    @property
+    def reply(self) -> str | None:
+        return self.assistant_message.content if self.assistant_message else None
+
+
+def typing_delay_ms(user_message_id: uuid.UUID) -> int:
+    """800 + (first 8 bytes of the user message id, little-endian) mod 1700 → [800, 2499].
+
+    Reference eros-engine-server.md §5.3.
+    """
+    return 800 + int.from_bytes(user_message_id.bytes[:8], "little") % 1700
+
+
+def should_show_cta(lead_score: float, level: float) -> bool:
+    """``lead_score >= 7`` and ``training_level >= 0.4`` (reference server §5.3)."""
+    return lead_score >= 7.0 and level >= 0.4
+
+
+def turn_begin(*, session: ChatSession, content: str, now: datetime | None = None) -> ChatMessage:
+    """Store the user's message as a pending turn and mark the session active.
+
+    The message is committed before anything else runs, so no later failure can lose it.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        message = ChatMessage.objects.create(
+            session=session,
+            role=ChatMessage.ROLE_USER,
+            content=content,
+            sent_at=now,
+            turn_status=ChatMessage.TURN_PENDING,
+        )
+        ChatSession.objects.filter(id=session.id).update(last_active_at=now)
+    return message
+
+
+def _signals(session: ChatSession, user_message: ChatMessage, affinity_row, now: datetime):
+    """Conversation signals; the stale gap is measured to the *previous* user message (§9.2)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FILTER (WHERE role = 'user'),
+                   max(sent_at) FILTER (WHERE role = 'user' AND id <> %s)
+            FROM chat_messages WHERE session_id = %s
+            """,
+            [user_message.id, session.id],
+        )
+        count, previous_at = cursor.fetchone()
+    hours_since_last = whole_minutes(now - previous_at) / 60.0 if previous_at else 0.0
+    hours_since_ghost = (
+        whole_minutes(now - affinity_row.last_ghost_at) / 60.0
+        if affinity_row.last_ghost_at
+        else None
+    )
+    return ConversationSignals(
+        message_count=count,
+        hours_since_last_message=hours_since_last,
+        ghost_streak=affinity_row.ghost_streak,
+        hours_since_last_ghost=hours_since_ghost,
+    )
+
+
+def _history(session: ChatSession) -> list[ChatMessage]:
+    rows = list(
+        ChatMessage.objects.filter(session=session)
+        .order_by("-sent_at")
+        .only("role", "content", "sent_at")[: settings.HISTORY_TURNS]
+    )
+    rows.reverse()
+    return [m for m in rows if m.role in (ChatMessage.ROLE_USER, ChatMessage.ROLE_ASSISTANT)]
+
+
+def _recall(
+    *, session: ChatSession, text: str, scope: MemoryScope, embedder: Embedder, now: datetime
+) -> Recall:
+    if not scope.recall_needed or not text.strip():
+        return Recall()
+    try:
+        vector = embedder.embed_query(text)
+    except ProviderError as exc:
+        # Recall is an enhancement: the turn goes on without it.
+        logger.warning("recall skipped, embedding failed: %s", exc)
+        return Recall()
+    return memory_recall(
+        user_id=session.user_id,
+        instance_id=session.instance_id,
+        query_vector=vector,
+        now=now,
+        profile=scope.profile,
+        relationship=scope.relationship,
+    )
+
+
+def turn_run(
+    *,
+    session: ChatSession,
+    user_message: ChatMessage,
+    memory_scope: MemoryScope,
+    affinity_axes: frozenset[str],
+    chat_model: ChatModel | None = None,
+    embedder: Embedder | None = None,
+    now: datetime | None = None,
+) -> TurnOutcome:
+    """Run one turn for a stored user message and persist its outcome.
+
+    Raises ``ApiError`` 404 when the session's persona instance is gone, and
+    ``UpstreamError`` (502) when the chat model fails after retries and fallback; in that case
+    the user message is kept with ``turn_status=failed`` and a ``system_error`` row is written.
+    """
+    started = time.perf_counter()
+    now = now or timezone.now()
+    chat_model = chat_model or get_chat_model()
+    embedder = embedder or get_embedder()
+
+    # --- gather ---------------------------------------------------------------------------
+    instance = persona_load_companion(instance_id=session.instance_id) if session.instance_id else None
+    if instance is None:
+        _fail_turn(user_message, reason="persona instance not found", now=now)
+        raise ApiError(404, "not_found", "persona instance not found")
+    genome = instance.genome
+    affinity_row = affinity_service.affinity_get_or_create(session=session)
+    affinity = affinity_service.decayed_view(affinity_row, now=now)
+    signals = _signals(session, user_message, affinity_row, now)
+    insights_row = CompanionInsights.objects.filter(user_id=session.user_id).first()
+    insights = insights_row.insights if insights_row else {}
+    level = training_level(insights)
+
+    # --- decide ---------------------------------------------------------------------------
+    plan = pde.decide(
+        DecisionInput(
+            event=UserMessage(content=user_message.content, message_id=user_message.id),
+            affinity=affinity,
+            persona=PersonaTraits(name=genome.name, tip_personality=genome.tip_personality),
+            signals=signals,
+        )
+    )
+    decision_context: dict[str, Any] = {
+        "plan": {
+            "action": plan.action_type.value,
+            "style": plan.reply_style.value,
+            "rule_deltas": plan.affinity_deltas.as_dict(),
+        },
+        "signals": {
+            "message_count": signals.message_count,
+            "hours_since_last_message": signals.hours_since_last_message,
+            "hours_since_last_ghost": signals.hours_since_last_ghost,
+            "ghost_score": ghost_rules.ghost_score(affinity),
+            "ghost_rule": ghost_rules.ghost_rule(
+                affinity,
+                ghost_rules.GhostSignals(signals.message_count, signals.hours_since_last_ghost),
+            ),
+        },
+    }
+
+    if plan.action_type == ActionType.GHOST:
+        _persist_ghost(session, user_message, plan, decision_context, now)
+        return TurnOutcome(session, user_message, None, plan, level)
+
+    # --- act ------------------------------------------------------------------------------
+    recall = _recall(
+        session=session, text=user_message.content, scope=memory_scope, embedder=embedder, now=now
+    )
+    vector = affinity.vector()
+    system_prompt = prompt_builder.build_system_prompt(
+        prompt_builder.PromptInputs(
+            persona_name=genome.name,
+            system_prompt=genome.system_prompt,
+            art_metadata=genome.art_metadata or {},
+            insights=insights,
+            recall=recall,
+            memory_scope=memory_scope,
+            affinity=vector,
+            affinity_axes=affinity_axes,
+            style=plan.reply_style,
+            hints=plan.context_hints,
+        )
+    )
+    history = _history(session)
+    messages = (LlmMessage("system", system_prompt),) + tuple(
+        LlmMessage(m.role, m.content) for m in history
+    )
+    override = (genome.art_metadata or {}).get("model")
+    resolved = get_model_config().resolve(
+        TASK_CHAT, override if isinstance(override, str) else None
+    )
+    recalled = [h.content for _, hits in recall.profile_groups for h in hits]
+    recalled += [h.content for h in recall.relationship]
+    request = ChatRequest(
+        task=TASK_CHAT,
+        model=resolved.model,
+        fallback_model=resolved.fallback_model,
+        messages=messages,
+        temperature=resolved.temperature,
+        max_tokens=resolved.max_tokens,
+        payload={
+            "persona": {"name": genome.name, **(genome.art_metadata or {})},
+            "style": plan.reply_style.value,
+            "label": affinity.relationship_label.value if affinity.relationship_label else "stranger",
+            "affinity": vector,
+            "recalled": recalled,
+            "insights": insights,
+            "user_message": user_message.content,
+            "turn": signals.message_count,
+        },
+    )
+    try:
+        result = chat_model.complete(request)
+    except ProviderError as exc:
+        logger.warning("chat model failed for session %s: %s", session.id, exc)
+        _fail_turn(user_message, reason=str(exc), now=timezone.now())
+        raise UpstreamError() from exc
+
+    decision_context.update(
+        {
+            "model": result.model,
+            "recall": {
+                "profile": [str(h.id) for _, hits in recall.profile_groups for h in hits],
+                "relationship": [str(h.id) for h in recall.relationship],
+            },
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+    )
+    assistant = _persist_reply(session, user_message, result.text, decision_context)
+    return TurnOutcome(session, user_message, assistant, plan, level)
+
+
+def _persist_reply(
+    session: ChatSession, user_message: ChatMessage, text: str, context: dict[str, Any]
+) -> ChatMessage:
+    now = timezone.now()
+    with transaction.atomic():
+        assistant = ChatMessage.objects.create(
+            session=session,
+            role=ChatMessage.ROLE_ASSISTANT,
+            content=text,
+            sent_at=now,
+            reply_to_id=user_message.id,
+            context=context,
+        )
+        ChatMessage.objects.filter(id=user_message.id).update(
+            turn_status=ChatMessage.TURN_REPLIED
+        )
+        ChatSession.objects.filter(id=session.id).update(last_active_at=now)
+        _reset_streak(session, now)
+        transaction.on_commit(lambda: _enqueue_post_process(user_message.id))
+    user_message.turn_status = ChatMessage.TURN_REPLIED
+    return assistant
+
+
+def _reset_streak(session: ChatSession, now: datetime) -> None:
+    """Reset the ghost streak inside the caller's transaction (writes only when non-zero)."""
+    row = (
+        CompanionAffinity.objects.select_for_update()
+        .filter(session_id=session.id, ghost_streak__gt=0)
+        .first()
+    )
+    if row is not None:
+        affinity_service._persist_decay(row, now=now)
+        row.ghost_streak = 0
+        row.save()
+
+
+def _persist_ghost(session, user_message, plan: ActionPlan, context: dict[str, Any], now) -> None:
+    with transaction.atomic():
+        affinity_service.affinity_record_ghost(
+            session=session,
+            deltas=plan.affinity_deltas,
+            now=now,
+            context={"user_message_id": str(user_message.id), **context["signals"]},
+        )
+        ChatMessage.objects.filter(id=user_message.id).update(
+            turn_status=ChatMessage.TURN_GHOSTED, context=context
+        )
+    user_message.turn_status = ChatMessage.TURN_GHOSTED
+
+
+def _fail_turn(user_message: ChatMessage, *, reason: str, now: datetime) -> None:
+    """Keep the user message (``failed``) and leave a ``system_error`` row for operators."""
+    with transaction.atomic():
+        ChatMessage.objects.filter(id=user_message.id).update(turn_status=ChatMessage.TURN_FAILED)
+        ChatMessage.objects.create(
+            session_id=user_message.session_id,
+            role=ChatMessage.ROLE_SYSTEM_ERROR,
+            content=f"reply failed: {reason}"[:2000],
+            sent_at=now,
+            reply_to_id=user_message.id,
+        )
+    user_message.turn_status = ChatMessage.TURN_FAILED
+
+
+def _enqueue_post_process(user_message_id: uuid.UUID) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "companions.tasks.post_process_turn",
+        str(user_message_id),
+        task_name=f"post-process {user_message_id}",
+        group="post-process",
+    )

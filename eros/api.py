@@ -1,0 +1,140 @@
+"""The one error shape of the API: ``{"error": code, "message": text, "details"?: {...}}``.
+
+Every error a client can see goes through here (DESIGN §4): DRF's own exceptions, eros's
+:class:`ApiError`, Django's 404/500 handlers, and any unexpected exception, which becomes a 500
+``internal`` without a stack trace or SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+#: HTTP status -> error code (DESIGN §4).
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "bad_request",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    502: "upstream_error",
+}
+
+
+class ApiError(exceptions.APIException):
+    """An error with an explicit status, code, message and optional details."""
+
+    def __init__(self, status_code: int, code: str, message: str, details: dict | None = None):
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class PayloadTooLarge(ApiError):
+    def __init__(self, message: str, details: dict | None = None):
+        super().__init__(413, "payload_too_large", message, details)
+
+
+class UpstreamError(ApiError):
+    def __init__(self, message: str = "the model provider failed; please retry"):
+        super().__init__(502, "upstream_error", message)
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict:
+    body = {"error": code, "message": message}
+    if details:
+        body["details"] = details
+    return body
+
+
+def _flatten_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            inner = _flatten_message(value)
+            return inner if key == "non_field_errors" else f"{key}: {inner}"
+        return "invalid input"
+    if isinstance(detail, list):
+        return _flatten_message(detail[0]) if detail else "invalid input"
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    """DRF exception handler producing the one error shape for every exception."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "not found")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or "forbidden")
+
+    if isinstance(exc, ApiError):
+        body = error_body(exc.code, exc.message, exc.details)
+        return Response(body, status=exc.status_code)
+
+    if isinstance(exc, exceptions.ValidationError):
+        body = error_body("validation_error", _flatten_message(exc.detail), _as_details(exc.detail))
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+    if isinstance(exc, exceptions.APIException):
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            code = "unauthorized"
+            exc.status_code = status.HTTP_401_UNAUTHORIZED
+        else:
+            code = CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal")
+        message = _flatten_message(exc.detail)
+        return Response(error_body(code, message), status=exc.status_code, headers=headers)
+
+    logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
+    return Response(error_body("internal", "internal server error"), status=500)
+
+
+def _as_details(detail: Any) -> dict | None:
+    if isinstance(detail, dict):
+        return {key: _plain(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return {"non_field_errors": _plain(detail)}
+    return None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def json_not_found(request, exception=None) -> JsonResponse:
+    """Django ``handler404``: unknown routes answer in the error shape too."""
+    return JsonResponse(error_body("not_found", f"no route for {request.path}"), status=404)
+
+
+def json_server_error(request) -> JsonResponse:
+    """Django ``handler500``: never a stack trace or SQL."""
+    return JsonResponse(error_body("internal", "internal server error"), status=500)
+
+
+def json_bad_request(request, exception=None) -> JsonResponse:
+    return JsonResponse(error_body("bad_request", "bad request"), status=400)
+
+
+def json_forbidden(request, exception=None) -> JsonResponse:
+    return JsonResponse(error_body("forbidden", "forbidden"), status=403)

@@ -1,0 +1,1 @@
+"""PostgreSQL backend for eros: the ``engine`` schema, pgvector, and the embedded server."""

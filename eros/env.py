@@ -1,0 +1,85 @@
+"""Typed readers for environment variables, used by settings.
+
+Every knob of eros is an environment variable with a safe default (listed in ``.env.example``).
+A value that cannot be parsed is an error naming the variable, not a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def envstr(name: str, default: str = "") -> str:
+    """The variable's value with surrounding whitespace removed, or ``default`` when unset."""
+    value = os.environ.get(name)
+    return default if value is None else value.strip()
+
+
+def envbool(name: str, default: bool = False) -> bool:
+    """``true/1/yes/on`` or ``false/0/no/off`` (case-insensitive); unset gives ``default``."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r}: expected true or false")
+
+
+def envint(name: str, default: int, *, minimum: int | None = None) -> int:
+    """An integer, at least ``minimum`` when given."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        parsed = int(value.strip())
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected an integer") from exc
+    if minimum is not None and parsed < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r}: must be at least {minimum}")
+    return parsed
+
+
+def envfloat(name: str, default: float, *, lo: float | None = None, hi: float | None = None) -> float:
+    """A float within ``[lo, hi]`` when bounds are given."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        parsed = float(value.strip())
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a number") from exc
+    if (lo is not None and parsed < lo) or (hi is not None and parsed > hi):
+        raise ImproperlyConfigured(f"{name}={value!r}: must be within [{lo}, {hi}]")
+    return parsed
+
+
+def data_secret(data_dir, filename: str) -> str:
+    """Read, or create with mode 0600, a random secret kept in the data dir (development only).
+
+    Creation is atomic and exclusive, so processes starting at once agree on one value.
+    """
+    import secrets
+    from pathlib import Path
+
+    path = Path(data_dir) / filename
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{filename}.{os.getpid()}.tmp")
+    tmp.write_text(secrets.token_urlsafe(48))
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()

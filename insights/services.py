@@ -1,0 +1,137 @@
+"""Insight writes: extraction from a turn, the schema-checked merge, and the lead score.
+
+Extraction is two ``insight_extraction`` calls (reference eros-engine-server.md §6.11): facts
+about the user from one exchange, then the structured profile fields those facts support. The
+result passes :func:`insights.schema.sanitize`, so only schema fields of the right type are
+merged (DESIGN §9 item 10).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from eros.llm.base import TASK_INSIGHT, ChatMessage as LlmMessage, ChatModel, ChatRequest
+from eros.llm.jsonblock import parse_json_object
+from eros.llm.providers import get_chat_model, get_model_config
+from insights.models import CompanionInsights
+from insights.schema import FIELDS, sanitize, training_level
+
+logger = logging.getLogger(__name__)
+
+
+def insight_merge(*, user_id: uuid.UUID, facts: dict[str, Any]) -> CompanionInsights:
+    """Shallow-merge sanitized ``facts`` into the user's profile; recompute ``training_level``.
+
+    Under a row lock (concurrent merges do not lose each other's fields). Lists such as
+    ``interests`` are unioned, keeping order; other fields are overwritten.
+    """
+    clean = sanitize(facts)
+    with transaction.atomic():
+        row, _ = CompanionInsights.objects.select_for_update().get_or_create(user_id=user_id)
+        merged = dict(row.insights) if isinstance(row.insights, dict) else {}
+        for key, value in clean.items():
+            old = merged.get(key)
+            if isinstance(value, list) and isinstance(old, list):
+                seen = {str(v).casefold() for v in old}
+                merged[key] = old + [v for v in value if v.casefold() not in seen]
+            else:
+                merged[key] = value
+        row.insights = merged
+        row.training_level = training_level(merged)
+        row.updated_at = timezone.now()
+        row.save()
+    return row
+
+
+def _ask(chat_model: ChatModel, prompt: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    resolved = get_model_config().resolve(TASK_INSIGHT)
+    result = chat_model.complete(
+        ChatRequest(
+            task=TASK_INSIGHT,
+            model=resolved.model,
+            fallback_model=resolved.fallback_model,
+            messages=(LlmMessage("user", prompt),),
+            temperature=resolved.temperature,
+            max_tokens=resolved.max_tokens,
+            payload=payload,
+        )
+    )
+    return parse_json_object(result.text)
+
+
+def insight_extract(
+    *, user_id: uuid.UUID, user_message: str, reply: str, chat_model: ChatModel | None = None
+) -> dict[str, Any]:
+    """Facts, then structured fields, from one exchange; returns the sanitized fields (maybe {}).
+
+    Raises ``ProviderError`` when the model call fails (the task retries).
+    """
+    chat_model = chat_model or get_chat_model()
+    facts_prompt = (
+        "List new facts about the USER (not the companion) from this exchange.\n"
+        f"User: {user_message}\nCompanion: {reply}\n"
+        'Answer with JSON only: {"facts": ["..."]}; an empty list when there is nothing new.'
+    )
+    data = _ask(
+        chat_model, facts_prompt, {"step": "facts", "user_message": user_message, "reply": reply}
+    )
+    facts = [f for f in (data or {}).get("facts", []) if isinstance(f, str) and f.strip()]
+    if not facts:
+        return {}
+    existing_row = CompanionInsights.objects.filter(user_id=user_id).first()
+    existing = existing_row.insights if existing_row else {}
+    schema = "\n".join(f"- {f.name} ({f.kind})" for f in FIELDS)
+    structure_prompt = (
+        "Update a user profile from new facts. Fill only fields you are confident about; "
+        "never invent. Write values in the user's own language.\n"
+        "Facts:\n" + "\n".join(f"- {f}" for f in facts) + "\n"
+        f"Current profile:\n{json.dumps(existing or {}, ensure_ascii=False, indent=2)}\n"
+        f"Fields:\n{schema}\n"
+        "Answer with one JSON object holding only the fields to set."
+    )
+    structured = _ask(
+        chat_model, structure_prompt, {"step": "structure", "facts": facts, "existing": existing}
+    )
+    return sanitize(structured or {})
+
+
+def lead_score_refresh(*, session_id: uuid.UUID, user_id: uuid.UUID) -> float:
+    """``lead_score = clamp(training_level × 10, 0, 10)`` stored on the session (ref §6.9.4)."""
+    from companions.models import ChatSession
+
+    level = (
+        CompanionInsights.objects.filter(user_id=user_id)
+        .values_list("training_level", flat=True)
+        .first()
+        or 0.0
+    )
+    score = max(0.0, min(10.0, level * 10))
+    ChatSession.objects.filter(id=session_id).update(lead_score=score)
+    return score
+
+
+def insight_update_turn(
+    *, user_message_id: uuid.UUID | str, chat_model: ChatModel | None = None
+) -> dict[str, Any]:
+    """Extract and merge insights from a replied turn, then refresh the lead score."""
+    from companions.services.post_process import turn_load
+
+    turn = turn_load(user_message_id)
+    if turn is None or turn.assistant_message is None:
+        return {}
+    fields = insight_extract(
+        user_id=turn.session.user_id,
+        user_message=turn.user_message.content,
+        reply=turn.assistant_message.content,
+        chat_model=chat_model,
+    )
+    if fields:
+        insight_merge(user_id=turn.session.user_id, facts=fields)
+    lead_score_refresh(session_id=turn.session.id, user_id=turn.session.user_id)
+    return fields

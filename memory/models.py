@@ -1,0 +1,79 @@
+"""Two-layer long-term memory in one pgvector table (DESIGN §3, §7).
+
+``instance_id IS NULL`` is the *profile* layer (about the user, shared across personas);
+non-null is the *relationship* layer (user × persona instance). ``category`` is NULL for raw
+turn rows and one of :data:`CATEGORIES` for distilled ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.functions import RandomUUID
+from django.db import models
+from django.db.models.functions import Now
+from django.utils import timezone
+from pgvector.django import HnswIndex, VectorField
+
+EMBEDDING_DIM = 512
+CATEGORIES = ("fact", "preference", "event", "emotion", "relation")
+LAYER_PROFILE = "profile"
+LAYER_RELATIONSHIP = "relationship"
+
+
+class CompanionMemory(models.Model):
+    """One remembered item with its embedding and the messages it came from."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=RandomUUID())
+    session = models.ForeignKey(
+        "companions.ChatSession", on_delete=models.CASCADE, related_name="memories"
+    )
+    user_id = models.UUIDField()
+    instance_id = models.UUIDField(null=True, blank=True)
+    content = models.TextField()
+    embedding = VectorField(dimensions=EMBEDDING_DIM)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    category = models.TextField(null=True, blank=True)
+    # eros additions
+    source_message_ids = ArrayField(models.UUIDField(), default=list, blank=True)
+    importance = models.FloatField(null=True, blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        db_table = "companion_memories"
+        verbose_name_plural = "companion memories"
+        indexes = [
+            models.Index(
+                fields=["user_id"],
+                name="idx_memories_user_profile",
+                condition=models.Q(instance_id__isnull=True),
+            ),
+            models.Index(
+                fields=["session"],
+                name="idx_memories_session",
+                condition=models.Q(instance_id__isnull=False),
+            ),
+            # Relationship recall filters by (user, instance); the reference indexed only session.
+            models.Index(
+                fields=["user_id", "instance_id"],
+                name="idx_memories_relationship",
+                condition=models.Q(instance_id__isnull=False, deleted_at__isnull=True),
+            ),
+            HnswIndex(
+                fields=["embedding"],
+                name="idx_memories_embedding",
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.content[:60]
+
+    @property
+    def layer(self) -> str:
+        return LAYER_PROFILE if self.instance_id is None else LAYER_RELATIONSHIP

@@ -1,0 +1,37 @@
+"""``python manage.py seed_personas [DIR] [--dry-run]``: upsert persona files by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from personas.loader import PersonaFileError
+from personas.services import personas_seed
+
+
+class Command(BaseCommand):
+    help = (
+        "Insert or refresh persona genomes from the *.toml files of DIR (default: PERSONAS_DIR). "
+        "Idempotent; every file is validated before anything is written."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory", nargs="?", help="folder of persona .toml files")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="report what would change; write nothing"
+        )
+
+    def handle(self, *args, directory=None, dry_run=False, **options):
+        folder = Path(directory) if directory else Path(settings.PERSONAS_DIR)
+        try:
+            outcomes = personas_seed(directory=folder, dry_run=dry_run)
+        except PersonaFileError as exc:
+            raise CommandError(f"nothing was written: {exc}") from exc
+        prefix = "would be " if dry_run else ""
+        for outcome in outcomes:
+            self.stdout.write(f"{prefix}{outcome.action:>9}  {outcome.name}  ({outcome.path})")
+        counts = {a: sum(o.action == a for o in outcomes) for a in ("inserted", "refreshed", "unchanged")}
+        summary = ", ".join(f"{n} {a}" for a, n in counts.items())
+        self.stdout.write(self.style.SUCCESS(f"{'dry run: ' if dry_run else ''}{summary}"))
