@@ -140,7 +140,9 @@ class ChatMessageApi(APIView):
                 {
                     "reply": outcome.reply,
                     "ghosted": outcome.ghosted,
-                    "message_id": outcome.assistant_message.id if outcome.assistant_message else None,
+                    "message_id": outcome.assistant_message.id
+                    if outcome.assistant_message
+                    else None,
                     "user_message_id": user_message.id,
                     "session_id": session.id,
                     "lead_score": lead,

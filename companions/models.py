@@ -70,9 +70,7 @@ class ChatMessage(models.Model):
     extracted_facts = models.JSONField(null=True, blank=True)
     # Python-side default: rows written in one transaction must still order by time.
     sent_at = models.DateTimeField(default=timezone.now, db_default=Now())
-    turn_status = models.TextField(
-        null=True, blank=True, choices=[(s, s) for s in TURN_STATUSES]
-    )
+    turn_status = models.TextField(null=True, blank=True, choices=[(s, s) for s in TURN_STATUSES])
     reply_to_id = models.UUIDField(null=True, blank=True)
     #: Operator-facing facts about the turn (plan, recall, model, timings); never sent to clients.
     context = models.JSONField(default=dict, blank=True)
@@ -80,9 +78,7 @@ class ChatMessage(models.Model):
     class Meta:
         db_table = "chat_messages"
         indexes = [
-            models.Index(
-                "session", models.F("sent_at").desc(), name="idx_chat_messages_session"
-            ),
+            models.Index("session", models.F("sent_at").desc(), name="idx_chat_messages_session"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -158,3 +154,6 @@ class CompanionAffinityEvent(models.Model):
                 name="companion_affinity_events_event_type_check",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -64,8 +64,11 @@ def _card(name: str, meta: Mapping[str, Any]) -> list[str]:
     age = meta.get("age")
     if isinstance(age, int) and not isinstance(age, bool):
         lines.append(f"Age: {age}")
-    for key, title in (("mbti", "Temperament (MBTI)"), ("backstory", "Backstory"),
-                       ("speech_style", "How you talk")):
+    for key, title in (
+        ("mbti", "Temperament (MBTI)"),
+        ("backstory", "Backstory"),
+        ("speech_style", "How you talk"),
+    ):
         value = meta.get(key)
         if isinstance(value, str) and value.strip():
             lines.append(f"{title}: {value.strip()}")
@@ -130,7 +133,9 @@ def build_system_prompt(inp: PromptInputs) -> str:
     if inp.memory_scope.insights != "off":
         bullets = render_bullets(inp.insights, neutral=inp.memory_scope.insights == "neutral")
         if bullets:
-            known.append("Profile:\n" + "\n".join(f"- {label}: {value}" for label, value in bullets))
+            known.append(
+                "Profile:\n" + "\n".join(f"- {label}: {value}" for label, value in bullets)
+            )
     for category, hits in inp.recall.profile_groups:
         if hits:
             title = CATEGORY_TITLES.get(category, "Other")

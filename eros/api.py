@@ -98,7 +98,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             code = "unauthorized"
             exc.status_code = status.HTTP_401_UNAUTHORIZED
         else:
-            code = CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal")
+            code = CODES.get(
+                exc.status_code, "bad_request" if exc.status_code < 500 else "internal"
+            )
         message = _flatten_message(exc.detail)
         return Response(error_body(code, message), status=exc.status_code, headers=headers)
 

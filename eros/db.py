@@ -76,7 +76,9 @@ def drop_stale_pidfile(pgdata: Path) -> bool:
         pid = -1
     if pid > 0 and _postmaster_is_ours(pid, pgdata):
         return False
-    logger.warning("removing stale %s (pid %s is not this data dir's postmaster)", pidfile, first_line)
+    logger.warning(
+        "removing stale %s (pid %s is not this data dir's postmaster)", pidfile, first_line
+    )
     pidfile.unlink(missing_ok=True)
     return True
 

@@ -47,7 +47,9 @@ def envint(name: str, default: int, *, minimum: int | None = None) -> int:
     return parsed
 
 
-def envfloat(name: str, default: float, *, lo: float | None = None, hi: float | None = None) -> float:
+def envfloat(
+    name: str, default: float, *, lo: float | None = None, hi: float | None = None
+) -> float:
     """A float within ``[lo, hi]`` when bounds are given."""
     value = os.environ.get(name)
     if value is None or not value.strip():

@@ -150,12 +150,16 @@ OPENROUTER_API_KEY = envstr("OPENROUTER_API_KEY")
 LLM_BASE_URL = envstr("LLM_BASE_URL")
 LLM_API_KEY = envstr("LLM_API_KEY")
 LLM_TIMEOUT_S = envfloat("LLM_TIMEOUT_S", 60.0, lo=1.0)
-EMBEDDINGS_PROVIDER = envstr("EMBEDDINGS_PROVIDER", "auto").lower()  # auto | local | voyage | openai
+EMBEDDINGS_PROVIDER = envstr(
+    "EMBEDDINGS_PROVIDER", "auto"
+).lower()  # auto | local | voyage | openai
 VOYAGE_API_KEY = envstr("VOYAGE_API_KEY")
 EMBEDDINGS_BASE_URL = envstr("EMBEDDINGS_BASE_URL")
 EMBEDDINGS_API_KEY = envstr("EMBEDDINGS_API_KEY")
 EMBEDDING_DIM = 512  # the vector(512) column; a provider returning another size is refused
-MODEL_CONFIG_PATH = Path(envstr("MODEL_CONFIG_PATH", str(BASE_DIR / "fixtures" / "model_config.toml")))
+MODEL_CONFIG_PATH = Path(
+    envstr("MODEL_CONFIG_PATH", str(BASE_DIR / "fixtures" / "model_config.toml"))
+)
 
 # --- Companion behaviour -------------------------------------------------------------------
 EMA_INERTIA = envfloat("EMA_INERTIA", 0.8, lo=0.0, hi=1.0)

@@ -16,7 +16,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from eros.llm.base import TASK_INSIGHT, ChatMessage as LlmMessage, ChatModel, ChatRequest
+from eros.llm.base import TASK_INSIGHT, ChatModel, ChatRequest
+from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_model_config
 from insights.models import CompanionInsights

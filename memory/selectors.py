@@ -57,12 +57,12 @@ _SCORE = """(1 - (embedding <=> %(q)s::vector))
                    / 86400.0 / %(tau)s)
     + %(iw)s * coalesce(importance, 0)"""
 
-_COLUMNS = "id, content, category, 1 - (embedding <=> %(q)s::vector) AS similarity, occurred_at, source_message_ids"
+_COLUMNS = "id, content, category, 1 - (embedding <=> %(q)s::vector) AS similarity"
 
 _RECALL_SQL = f"""
 SELECT 'grouped' AS part, id, content, category, similarity, score, occurred_at, source_message_ids
 FROM (
-    SELECT {_COLUMNS}, {_SCORE} AS score,
+    SELECT {_COLUMNS}, {_SCORE} AS score, occurred_at, source_message_ids,
            row_number() OVER (PARTITION BY category ORDER BY {_SCORE} DESC) AS rn
     FROM companion_memories
     WHERE %(profile)s AND user_id = %(user)s AND instance_id IS NULL

@@ -47,7 +47,9 @@ class PersonaInstance(models.Model):
     class Meta:
         db_table = "persona_instances"
         constraints = [
-            models.UniqueConstraint(fields=["genome", "owner_uid"], name="persona_instances_genome_owner_key")
+            models.UniqueConstraint(
+                fields=["genome", "owner_uid"], name="persona_instances_genome_owner_key"
+            )
         ]
         indexes = [models.Index(fields=["owner_uid"], name="idx_persona_instances_owner")]
 

@@ -36,8 +36,8 @@ from companions.models import ChatMessage, ChatSession, CompanionAffinity
 from companions.scopes import MemoryScope
 from companions.services import affinity as affinity_service
 from eros.api import ApiError, UpstreamError
-from eros.llm.base import TASK_CHAT, ChatMessage as LlmMessage, ChatModel, ChatRequest, Embedder
-from eros.llm.base import ProviderError
+from eros.llm.base import TASK_CHAT, ChatModel, ChatRequest, Embedder, ProviderError
+from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.providers import get_chat_model, get_embedder, get_model_config
 from insights.models import CompanionInsights
 from insights.schema import training_level
@@ -176,7 +176,9 @@ def turn_run(
     embedder = embedder or get_embedder()
 
     # --- gather ---------------------------------------------------------------------------
-    instance = persona_load_companion(instance_id=session.instance_id) if session.instance_id else None
+    instance = (
+        persona_load_companion(instance_id=session.instance_id) if session.instance_id else None
+    )
     if instance is None:
         _fail_turn(user_message, reason="persona instance not found", now=now)
         raise ApiError(404, "not_found", "persona instance not found")
@@ -258,7 +260,9 @@ def turn_run(
         payload={
             "persona": {"name": genome.name, **(genome.art_metadata or {})},
             "style": plan.reply_style.value,
-            "label": affinity.relationship_label.value if affinity.relationship_label else "stranger",
+            "label": affinity.relationship_label.value
+            if affinity.relationship_label
+            else "stranger",
             "affinity": vector,
             "recalled": recalled,
             "insights": insights,
@@ -300,9 +304,7 @@ def _persist_reply(
             reply_to_id=user_message.id,
             context=context,
         )
-        ChatMessage.objects.filter(id=user_message.id).update(
-            turn_status=ChatMessage.TURN_REPLIED
-        )
+        ChatMessage.objects.filter(id=user_message.id).update(turn_status=ChatMessage.TURN_REPLIED)
         ChatSession.objects.filter(id=session.id).update(last_active_at=now)
         _reset_streak(session, now)
         transaction.on_commit(lambda: _enqueue_post_process(user_message.id))

@@ -20,8 +20,8 @@ from companions.domain import pde
 from companions.domain.types import AffinityDeltas, ConversationSignals, UserMessage
 from companions.models import ChatMessage, ChatSession, CompanionAffinityEvent
 from companions.services import affinity as affinity_service
-from eros.llm.base import TASK_AFFINITY, ChatMessage as LlmMessage, ChatModel, ChatRequest
-from eros.llm.base import ProviderError
+from eros.llm.base import TASK_AFFINITY, ChatModel, ChatRequest, ProviderError
+from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_model_config
 
@@ -47,7 +47,11 @@ class AffinityEvaluation(BaseModel):
     @field_validator("warmth", "trust", "intrigue", "intimacy", "tension", mode="before")
     @classmethod
     def _number(cls, value):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise ValueError("must be a finite number")
         return max(-DELTA_BOUND, min(DELTA_BOUND, float(value)))
 
@@ -94,8 +98,8 @@ def _evaluate(turn: Turn, chat_model: ChatModel, vector: dict[str, float]) -> Af
         + ", ".join(f"{k}={v:.2f}" for k, v in vector.items() if k != "patience")
         + "\nwarmth ranges -1..1, the others 0..1.\n"
         f"User: {turn.user_message.content}\nCompanion: {reply}\n"
-        "Answer with JSON only: {\"warmth\": 0.0, \"trust\": 0.0, \"intrigue\": 0.0, "
-        "\"intimacy\": 0.0, \"tension\": 0.0, \"reason\": \"one short sentence\"} where each "
+        'Answer with JSON only: {"warmth": 0.0, "trust": 0.0, "intrigue": 0.0, '
+        '"intimacy": 0.0, "tension": 0.0, "reason": "one short sentence"} where each '
         "number is this turn's change, between -0.15 and 0.15."
     )
     request = ChatRequest(
@@ -131,7 +135,9 @@ def affinity_update_turn(
     now = timezone.now()
     row = affinity_service.affinity_get_or_create(session=turn.session)
     vector = affinity_service.decayed_view(row, now=now).vector()
-    stored_plan = (turn.assistant_message.context or {}).get("plan", {}) if turn.assistant_message else {}
+    stored_plan = (
+        (turn.assistant_message.context or {}).get("plan", {}) if turn.assistant_message else {}
+    )
     rule_deltas = AffinityDeltas.from_mapping(stored_plan.get("rule_deltas") or {})
     if not stored_plan:
         rule_deltas = pde.predict_reply_deltas(

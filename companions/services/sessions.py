@@ -39,9 +39,7 @@ def session_start(
     Raises :class:`eros.api.ApiError`.
     """
     if instance_id is not None:
-        instance = (
-            PersonaInstance.objects.select_related("genome").filter(id=instance_id).first()
-        )
+        instance = PersonaInstance.objects.select_related("genome").filter(id=instance_id).first()
         if instance is None or instance.status != PersonaInstance.STATUS_ACTIVE:
             raise ApiError(404, "not_found", "instance not found")
         if instance.owner_uid != user_id:
@@ -54,9 +52,7 @@ def session_start(
             raise ApiError(400, "bad_request", "genome is not active")
         instance = instance_get_or_create(genome=genome, owner_uid=user_id)
         if instance.status != PersonaInstance.STATUS_ACTIVE:
-            raise ApiError(
-                409, "conflict", f"your instance of this persona is {instance.status!r}"
-            )
+            raise ApiError(409, "conflict", f"your instance of this persona is {instance.status!r}")
     else:
         raise ApiError(
             400,

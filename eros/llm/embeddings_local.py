@@ -22,7 +22,9 @@ NGRAM_WEIGHT = 0.5
 _TOKEN = re.compile(r"\w+")
 # Scripts written without spaces: a whole run is one \w+ token, so character bigrams are
 # added (most Chinese words are two characters) on top of the trigrams every word gets.
-_NO_SPACE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_NO_SPACE_SCRIPT = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"  # kana, CJK, hangul
+)
 
 # Function words that carry no topic. Apostrophe fragments ("i'm" → "i", "m") are included.
 STOPWORDS = frozenset(

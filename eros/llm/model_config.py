@@ -129,8 +129,9 @@ class ModelConfig:
 
         Rules (reference eros-engine-core.md §2.4)::
 
-            model          = persona_override ?? task.model ?? defaults.fallback_model ?? FALLBACK_MODEL
-            fallback_model = task.fallback ?? defaults.fallback_model      (may be None)
+            model          = persona_override ?? task.model ?? defaults.fallback_model
+                             ?? "x-ai/grok-4-mini"
+            fallback_model = task.fallback ?? defaults.fallback_model    (may be None)
             temperature    = task.temperature ?? defaults.fallback_temperature ?? 0.5
             max_tokens     = task.max_tokens ?? defaults.fallback_max_tokens ?? 200
 

@@ -87,15 +87,18 @@ _TAIL_FILLERS = frozenset(
     "now too lately anymore really though currently haha lol honestly either".split()
 )
 _PLACE_STOPS = _CONJUNCTIONS | {"with", "for", "at", "near", "now", "currently", "right", "these"}
-_PLACE_STOPS |= {"last", "this", "next", "on", "for", "since", "because", "ago", "from"}
-_JOB_STOPS = _CONJUNCTIONS | {"at", "in", "for", "with", "from", "on", "by", "now", "and"}
-_WORKPLACE_STOPS = _CONJUNCTIONS | {"as", "in", "now", "on", "with", "for"}
+_PLACE_STOPS |= {"last", "this", "next", "on", "since", "ago", "from"}
+_TIME_WORDS = frozenset("today tonight tomorrow yesterday".split())
+_PLACE_STOPS |= _TIME_WORDS
+_JOB_STOPS = _CONJUNCTIONS | _TIME_WORDS | {"at", "in", "for", "with", "from", "on", "by", "now"}
+_WORKPLACE_STOPS = _CONJUNCTIONS | _TIME_WORDS | {"as", "in", "now", "on", "with", "for"}
 _DETERMINERS = frozenset("a an the my our this that their his her some".split())
 # A list item starting with one of these begins a new clause ("I love tea and I hate…").
 _CLAUSE_STARTERS = frozenset(
     "i i'm i've i'd i'll you you're he she we they it it's this that these those when how what "
     "him her them me us".split()
 )
+_COPULAS = frozenset("is are was were am 's".split())
 _VAGUE_OBJECTS = frozenset("myself me it this that them you a living".split())
 
 _OCCUPATIONS = frozenset(
@@ -109,7 +112,7 @@ _OCCUPATIONS = frozenset(
     physicist pilot plumber poet police policeman policewoman producer professor programmer
     psychologist receptionist researcher salesman saleswoman scientist secretary singer soldier
     student surgeon tailor teacher technician therapist translator tutor vet veterinarian
-    waiter waitress welder writer novelist columnist stylist receptionist courier postman
+    waiter waitress welder writer novelist columnist stylist courier postman
     mathematician volunteer
     """.split()
 )
@@ -133,6 +136,7 @@ _TRAITS = (
     r"quiet|nerdy|nerd|clumsy|spontaneous|introspective|perfectionist|easygoing|easy-going|"
     r"laid-back|laid back"
 )
+_TRAIT_NOUNS = frozenset("introvert extrovert optimist pessimist nerd perfectionist".split())
 _TRAIT_CANONICAL = {
     "introvert": "introverted",
     "extrovert": "extroverted",
@@ -170,6 +174,7 @@ _IRREGULAR_PAST = frozenset(
     """.split()
 )
 _NOT_PAST = frozenset("need feed bleed seed speed proceed succeed exceed breed weed shed".split())
+_ADVERBS = frozenset("finally actually also just really".split())
 _MODALS = frozenset("can could will would should must might may can't won't".split())
 
 # Affinity lexicon (a small, visible list; the reason names the words that matched).
@@ -191,7 +196,7 @@ _HOSTILE_PHRASES = ("shut up", "go away", "leave me alone", "screw you")
 _NEGATORS = frozenset(
     "not no never don't dont doesn't didn't isn't wasn't aren't can't cannot won't hardly".split()
 )
-_CONFIDING_PHRASES = ("never told", "secret", "between us", "trust you", "only you", "honestly")
+_CONFIDING_PHRASES = ("never told", "secret", "between us", "trust you", "only you")
 
 _STOPWORDS = frozenset(
     """
@@ -202,7 +207,8 @@ _STOPWORDS = frozenset(
     very was we were what when where which while who whom why will with would you your yours
     i'm i've i'll i'd it's that's don't can't really actually think know yeah okay maybe
     something anything thing things stuff today yesterday tonight hello hey hiya morning
-    evening pretty kind sort also still even much many well
+    evening pretty kind sort also still even much many well everyone everything someone
+    somebody anyone anything nothing nobody always never because though should
     """.split()
 )
 
@@ -381,7 +387,9 @@ _PLACE_RES = [
     _rx(rf"\bI come from (?P<v>{_P})"),
     _rx(rf"\bI(?:'ve| have)? (?:just |recently )?(?:moved|relocated) to (?P<v>{_P})"),
 ]
-_JOB_EXPLICIT_RE = _rx(rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? as (?P<art>an? )?(?P<v>{_P})")
+_JOB_EXPLICIT_RE = _rx(
+    rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? as (?P<art>an? )?(?P<v>{_P})"
+)
 _JOB_IM_A_RE = _rx(rf"\bI(?:'m| am) (?P<art>an? )(?P<v>{_P})")
 _JOB_MY_JOB_RE = _rx(rf"\bmy job is (?:being )?(?P<art>an? )?(?P<v>{_P})")
 _WORKPLACE_RE = _rx(rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? (?:at|for) (?P<v>{_P})")
@@ -412,13 +420,16 @@ _AGE_RES = [
     _rx(r"\bI(?:'m| am) (?P<v>\d{1,3}) ?(?:(?:years?|yrs?) old|yo|y/o)\b"),
     _rx(r"\bI(?: just)? turned (?P<v>\d{1,3})\b"),
 ]
-_MODIFIERS = r"(?: (?:such|a|an|total|real|complete|bit|of|kind|sort|really|definitely|totally|more|big|huge|very|quite|pretty|kinda|little|super|so|rather|fairly|naturally))*"
+_MODIFIERS = (
+    r"(?: (?:such|a|an|total|real|complete|bit|of|kind|sort|really|definitely|totally|more|"
+    r"big|huge|very|quite|pretty|kinda|little|super|so|rather|fairly|naturally))*"
+)
 _RHYTHM_RE = _rx(rf"\bI(?:'m| am){_MODIFIERS} (?P<v>{_RHYTHMS})\b")
 _TRAIT_RE = _rx(rf"\bI(?:'m| am){_MODIFIERS} (?P<v>{_TRAITS})\b")
 _FEELING_RE = _rx(
     r"\bI(?P<tense>'m|'ve been| am| have been| feel| felt| was)"
     r"(?: (?:so|really|very|a|bit|little|kind|of|kinda|pretty|super|quite|just|totally|"
-    r"extremely|incredibly|feeling|kinda|a bit|still))*"
+    r"extremely|incredibly|feeling|still))*"
     rf" (?P<v>{_FEELINGS})\b(?: (?P<conn>about|because|since|after|over) (?P<reason>{_P}))?"
 )
 _EVENT_JUST_RE = _rx(rf"\bI(?:'ve| have)? just (?P<v>{_P})")
@@ -426,12 +437,16 @@ _EVENT_WHEN_FIRST_RE = _rx(
     rf"\b(?P<when>{_WHEN}),? I(?P<aux>'m|'ve|'ll| am| have| will)? (?P<v>{_P})"
 )
 _EVENT_WHEN_LAST_RE = _rx(
-    rf"\bI (?P<v>(?:(?:finally|actually|also) )?[A-Za-z']+\b[^.,!?;:\n]*?) (?P<when>{_WHEN})\b"
+    # The clause is capped at 80 characters so a long message cannot make the lazy scan
+    # quadratic.
+    r"\bI (?P<v>(?:(?:finally|actually|also) )?[A-Za-z']+\b[^.,!?;:\n]{0,80}?)"
+    rf" (?P<when>{_WHEN})\b"
 )
 _RELATION_OBJECT_RE = _rx(
     rf"\bI (?P<verb>[A-Za-z']+) my (?P<extra>{_RELATIONS})\b(?P<v>[^.,!?;:\n]*)"
 )
 _RELATION_SUBJECT_RE = _rx(rf"\bmy (?P<extra>{_RELATIONS})(?P<poss>'s)?\b(?P<v>{_P})")
+_FEELING_WORD = _rx(rf"(?:{_FEELINGS})\b")
 _QUOTED_NAME = re.compile(r"^[\"'“”]+|[\"'“”]+$")
 
 
@@ -482,6 +497,9 @@ def _extract(text: str) -> list[_Match]:
         add("rhythm", m.group("v").lower(), m)
     for m in _TRAIT_RE.finditer(text):
         trait = m.group("v").lower()
+        before = text[: m.start("v")].split()[-1].lower()
+        if before in {"a", "an"} and trait not in _TRAIT_NOUNS:
+            continue  # "I'm a patient at…" is a noun, not the trait
         add("trait", _TRAIT_CANONICAL.get(trait, trait), m)
 
     for m in _FEELING_RE.finditer(text):
@@ -512,6 +530,8 @@ def _overlaps(a: _Match, b: _Match) -> bool:
 
 def _job_value(m: re.Match[str], *, require_occupation: bool) -> str:
     value = _clip(m.group("v"), _JOB_STOPS, 4)
+    if value.lower().startswith("the "):
+        value = value[4:]  # "I work as the head chef" → "head chef"
     if not value or (require_occupation and not _is_occupation(value)):
         return ""
     if value.lower().split()[0] in _DETERMINERS or value.lower() in _VAGUE_OBJECTS:
@@ -527,10 +547,12 @@ def _list_items(phrase: str) -> list[str]:
         if not words:
             continue
         first = _bare(words[0])
-        if first in _CLAUSE_STARTERS:
-            break
+        if first in _CLAUSE_STARTERS or any(_bare(w) in _COPULAS for w in words):
+            break  # a new clause ("…, dogs are fine") ends the list
         if first in {"my", "your", "our", "his"}:
             continue  # "I love my sister" is a relation, not an interest
+        if any(_bare(w) in {"you", "your", "yours"} for w in words):
+            continue  # "I love talking to you" is about the companion, not an interest
         item = _clip(raw, _CONJUNCTIONS, 4)
         if item and item.lower() not in _VAGUE_OBJECTS:
             items.append(_swap_person(item, _THIRD_PERSON))
@@ -554,7 +576,8 @@ def _relations(text: str) -> list[_Match]:
         words = m.group("v").split()
         # The relation must be the subject: optional name, then a verb ("my sister Ana lives…").
         index = 1 if len(words) > 1 and words[0][:1].isupper() else 0
-        if not words or index >= len(words) or not _verb_like(words[index]):
+        possessive = bool(m.group("poss"))  # "my sister's wedding is…" needs no verb check
+        if not possessive and (index >= len(words) or not _verb_like(words[index])):
             continue
         match = _Match("relation", "", m.start(), m.end())
         if any(_overlaps(match, other) for other in found):
@@ -587,13 +610,14 @@ def _events(text: str) -> list[_Match]:
         elif aux in {"'ll", "will"}:
             predicate = "will " + clause
         else:
-            predicate = " ".join([_third_person_verb(words[0]), *words[1:]])
+            at = 1 if len(words) > 1 and words[0].lower() in _ADVERBS else 0
+            predicate = " ".join([*words[:at], _third_person_verb(words[at]), *words[at + 1 :]])
         value = _swap_person(predicate, _THIRD_PERSON)
         found.append(_Match("event", value, m.start(), m.end(), m.group("when").lower()))
     for m in _EVENT_WHEN_LAST_RE.finditer(text):
         clause = m.group("v")
         words = clause.split()
-        verb_index = 1 if words[0].lower() in {"finally", "actually", "also"} else 0
+        verb_index = 1 if words[0].lower() in _ADVERBS else 0
         if verb_index >= len(words) or not _is_past(words[verb_index]) or len(words) > 10:
             continue
         if any(_bare(w) in _CONJUNCTIONS for w in words):
@@ -731,19 +755,30 @@ def _merge_unique(old: Any, new: list[str]) -> list[str] | None:
 # --------------------------------------------------------------------------------------------
 
 
-def _evaluate(user_message: str) -> dict[str, Any]:
+def _sentiment(user_message: str) -> tuple[list[str], list[str]]:
+    """(warm, hostile) lexicon hits in message order; marks and phrases come last."""
     text = _normalise(user_message).lower()
     tokens = re.findall(r"[a-z]+(?:'[a-z]+)?", text)
     warm: list[str] = []
     hostile: list[str] = []
     for index, token in enumerate(tokens):
-        negated = any(t in _NEGATORS for t in tokens[max(0, index - 2) : index])
+        # "don't like", "not nice": a negator up to two words before flips a warm word.
+        negator = next((t for t in tokens[max(0, index - 2) : index] if t in _NEGATORS), None)
         if token in _POSITIVE_WORDS:
-            (hostile if negated else warm).append(("not " if negated else "") + token)
-        elif token in _HOSTILE_WORDS and not negated:
+            if negator:
+                hostile.append(f"{negator} {token}")
+            else:
+                warm.append(token)
+        elif token in _HOSTILE_WORDS and not negator:
             hostile.append(token)
     warm += [mark for mark in _POSITIVE_MARKS if mark in user_message]
     hostile += [phrase for phrase in _HOSTILE_PHRASES if phrase in text]
+    return warm, hostile
+
+
+def _evaluate(user_message: str) -> dict[str, Any]:
+    text = _normalise(user_message).lower()
+    warm, hostile = _sentiment(user_message)
     matches = _extract(user_message)
     shared = bool(matches)
     vulnerable = any(
@@ -795,19 +830,21 @@ def _bounded(value: float) -> float:
 
 _STYLES = ("warm", "neutral", "cold", "tsundere", "excited")
 
+# Every template below is at most two sentences and a memory line is one, so a reply stays
+# within three sentences. Openers are interjections glued to a lowercase reaction.
 _OPENERS = {
     "warm": ("Aw, ", "Oh, ", "Mm, "),
     "neutral": ("", "Okay, ", "I see, "),
-    "cold": ("Hm. ", "", "Mm. "),
-    "tsundere": ("Hmph. ", "Tch. ", "Ugh, fine. "),
+    "cold": ("Hm, ", "", "Mm, "),
+    "tsundere": ("Hmph, ", "Tch, ", "Ugh, fine, "),
     "excited": ("Ooh, ", "Oh wow, ", "Wait, "),
 }
 _GREETINGS = {
-    "warm": ("hey, you. It's really good to hear from you.", "hi! I was hoping you'd write."),
+    "warm": ("hey, you, it's really good to hear from you.", "hi, I was hoping you'd write."),
     "neutral": ("hello.", "hi, good to hear from you."),
-    "cold": ("hey.", "oh. It's you."),
-    "tsundere": ("oh, it's you. Not that I was waiting.", "you again? ...Hi."),
-    "excited": ("hi hi! You're here!", "hey! Perfect timing!"),
+    "cold": ("hey.", "oh, it's you."),
+    "tsundere": ("oh, it's you, not that I was waiting.", "you again, huh."),
+    "excited": ("hi hi, you're here!", "hey, perfect timing!"),
 }
 _HOW_ARE_YOU = {
     "warm": ("I'm good, and better now that you're here.",),
@@ -827,7 +864,7 @@ _DO_YOU_LIKE = {
     "warm": ("{x}? I really do.",),
     "neutral": ("{x}? I don't mind it.",),
     "cold": ("{x}? It's fine.",),
-    "tsundere": ("{x}? Maybe. Don't make it a thing.",),
+    "tsundere": ("{x}? Maybe, don't make it a thing.",),
     "excited": ("{x}? Yes, I love it!",),
 }
 _OTHER_QUESTION = {
@@ -855,35 +892,35 @@ _LIKE = {
     "warm": ("you {verb} {x}? That's lovely.",),
     "neutral": ("you {verb} {x}? Noted.",),
     "cold": ("{x}. Fair enough.",),
-    "tsundere": ("{x}? Figures. ...It's not a bad choice.",),
+    "tsundere": ("{x}? Figures, it's not a bad choice.",),
     "excited": ("you {verb} {x}? Same energy!",),
 }
 _PLACE = {
     "warm": ("{x}! I'd love to hear what it's like there.",),
     "neutral": ("{x}? What's it like there?",),
     "cold": ("{x}. Never been.",),
-    "tsundere": ("{x}? Sounds... fine, I suppose.",),
+    "tsundere": ("{x}? Sounds fine, I suppose.",),
     "excited": ("{x}? I've always wanted to go!",),
 }
 _JOB = {
     "warm": ("{x}? That must keep you busy.",),
     "neutral": ("{x}. Do you like the work?",),
-    "cold": ("{x}. Hm.",),
-    "tsundere": ("{x}? Not bad. Not that I'm impressed.",),
+    "cold": ("{x}. Long hours?",),
+    "tsundere": ("{x}? Not bad, not that I'm impressed.",),
     "excited": ("{x}? That's so cool!",),
 }
 _PET = {
     "warm": ("{x} is such a sweet name for {pet}.",),
     "neutral": ("{x}, nice name for {pet}.",),
     "cold": ("{x}. Good name.",),
-    "tsundere": ("{x}? ...Okay, that's cute. Don't tell anyone I said so.",),
+    "tsundere": ("{x}? ...Okay, that's cute, don't tell anyone.",),
     "excited": ("{x}?! I need to meet {pet} like that!",),
 }
 _ECHO = {
-    "warm": ("{x}... tell me more, I'm listening.", "{x}? I want to hear all of it."),
+    "warm": ("{x}? Tell me more, I'm listening.", "{x}? I want to hear all of it."),
     "neutral": ("{x}, huh?", "{x}. Go on."),
     "cold": ("{x}. Noted.", "{x}. And?"),
-    "tsundere": ("{x}? Whatever. ...Go on, then.", "{x}? Don't expect me to be impressed."),
+    "tsundere": ("{x}? Whatever, go on, then.", "{x}? Don't expect me to be impressed."),
     "excited": ("{x}? Tell me everything!", "{x}? No way, go on!"),
 }
 _NOTHING_TO_ECHO = {
@@ -902,9 +939,37 @@ _MEMORY = {
     "cold": ("I recall you said {m}.",),
     "tsundere": (
         "Not that I was keeping track, but you told me {m}.",
-        "I just happen to remember that {m}. Don't read into it.",
+        "I just happen to remember that {m}, don't read into it.",
     ),
-    "excited": ("Oh, and you told me {m}!", "Wait, you told me {m}, right?"),
+    "excited": ("Oh, and you told me {m}!", "Hold on, you told me {m}, right?"),
+}
+_RELATION = {
+    "warm": ("your {x}? Tell me more about them.",),
+    "neutral": ("your {x}? What happened?",),
+    "cold": ("your {x}, huh.",),
+    "tsundere": ("your {x}? ...Fine, I'm listening.",),
+    "excited": ("your {x}? Tell me everything!",),
+}
+_EVENT = {
+    "warm": ("{x}? I'm really glad you told me.",),
+    "neutral": ("{x}? How was it?",),
+    "cold": ("{x}. Okay.",),
+    "tsundere": ("{x}? ...Not bad, I guess.",),
+    "excited": ("{x}? That's amazing!",),
+}
+_HOSTILE = {
+    "warm": ("ouch, that stung a little. Did something happen?",),
+    "neutral": ("that's not very kind.",),
+    "cold": ("charming.",),
+    "tsundere": ("excuse me? Say that again and see what happens.",),
+    "excited": ("whoa, okay, where did that come from?",),
+}
+_AFFECTION = {
+    "warm": ("that makes me really happy to hear.",),
+    "neutral": ("that's nice of you to say.",),
+    "cold": ("noted.",),
+    "tsundere": ("w-what? Don't just say things like that.",),
+    "excited": ("aww, that made my whole day!",),
 }
 _MEMORY_QUOTED = 'You told me this once: "{m}".'
 _TOPIC_QUESTION = {
@@ -922,15 +987,29 @@ _CLOSE_LINE = {
     "excited": "I love talking with you!",
 }
 
+_REACTIONS = {
+    "like": _LIKE,
+    "place": _PLACE,
+    "job": _JOB,
+    "pet": _PET,
+    "relation": _RELATION,
+    "event": _EVENT,
+}
+_AFFECTION_RE = _rx(
+    r"\bI (?:really |do |kinda )?(?:love|like|miss|adore) (?:you|u)\b"
+    r"|\byou(?:'re| are) (?:so |really )?(?:sweet|cute|kind|lovely|amazing|the best)\b"
+)
 _GREETING_WORDS = frozenset("hi hello hey hiya heya yo howdy morning evening hola".split())
 _HOW_ARE_YOU_RE = _rx(
     r"\bhow (?:are|r) (?:you|u)\b|\bhow's it going\b|\bhow are things\b|\bhow have you been\b"
 )
-_DOING_RE = _rx(r"\bwhat (?:are|r) (?:you|u) (?:doing|up to)\b|\bwhat's up\b|\bwhat are you up to\b")
+_DOING_RE = _rx(r"\bwhat (?:are|r) (?:you|u) (?:doing|up to)\b|\bwhat's up\b")
 _NAME_RE = _rx(r"\bwhat(?:'s| is) your name\b|\bwho are you\b")
 _AGE_RE = _rx(r"\bhow old are you\b")
 _DO_YOU_LIKE_RE = _rx(rf"\bdo you (?:like|love|enjoy) (?P<x>{_P})")
-_QUESTION_START = _rx(r"^(?:what|why|how|where|when|who|which|do|does|did|are|is|can|could|will|would|have)\b")
+_QUESTION_START = _rx(
+    r"^(?:what|why|how|where|when|who|which|do|does|did|are|is|can|could|will|would|have)\b"
+)
 
 
 def _compose_reply(payload: Mapping[str, Any]) -> str:
@@ -955,8 +1034,10 @@ def _compose_reply(payload: Mapping[str, Any]) -> str:
     message = rust_trim(_normalise(user_message))
     topic = pick(topics, "topic") if topics else "books"
     asked = message.endswith("?") or bool(_QUESTION_START.match(message))
-    reaction = _reaction(message, style, pick, name=name, age=age, topic=topic, turn=turn)
-    opener = "" if reaction.startswith(("I", "{")) else pick(_OPENERS[style], "opener")
+    reaction, opener_fits = _reaction(
+        message, style, pick, name=name, age=age, topic=topic, turn=turn
+    )
+    opener = pick(_OPENERS[style], "opener") if opener_fits else ""
     parts = [_join_opener(opener, reaction)]
 
     if recalled:
@@ -980,53 +1061,73 @@ def _compose_reply(payload: Mapping[str, Any]) -> str:
     return clean_response(" ".join(parts))
 
 
-def _reaction(message: str, style: str, pick: Any, **card: Any) -> str:
-    """The first sentence(s): a reply to the shape of the message, lowercase-initial when
-    an opener may precede it."""
+def _reaction(message: str, style: str, pick: Any, **card: Any) -> tuple[str, bool]:
+    """The first sentence(s): an answer to the shape of the message.
+
+    Returns (text, opener_fits). Direct answers and greetings take no opener; the other
+    reactions start lowercase (or with a word from the message) so an opener can precede them.
+    """
     name, age, topic, turn = card["name"], card["age"], card["topic"], card["turn"]
     if _HOW_ARE_YOU_RE.search(message):
-        return pick(_HOW_ARE_YOU[style], "how")
+        return pick(_HOW_ARE_YOU[style], "how"), False
     if _NAME_RE.search(message):
-        return f"I'm {name}." if name else "I'd rather you give me a name."
+        return (f"I'm {name}." if name else "I'd rather you give me a name."), False
     if _AGE_RE.search(message):
-        return f"I'm {age}." if isinstance(age, int) else "I'm old enough to know better."
+        known = isinstance(age, int) and not isinstance(age, bool)
+        return (f"I'm {age}." if known else "I'm old enough to know better."), False
     if _DOING_RE.search(message):
-        return pick(_DOING[style], "doing").format(topic=topic)
+        return pick(_DOING[style], "doing").format(topic=topic), False
     like = _DO_YOU_LIKE_RE.search(message)
     if like:
         thing = _clip(like.group("x"), _CONJUNCTIONS, 4)
         if thing:
-            return pick(_DO_YOU_LIKE[style], "like").format(x=_swap_person(thing, _SECOND_PERSON))
+            thing = _swap_person(thing, _SECOND_PERSON)
+            return pick(_DO_YOU_LIKE[style], "like").format(x=thing), True
     words = _WORD.findall(message)
     if words and _bare(words[0]) in _GREETING_WORDS and len(words) <= 4 and "?" not in message:
         greeting = pick(_GREETINGS[style], "greet")
         if turn <= 1 and name:
             greeting += f" I'm {name}."
-        return greeting
+        return greeting, False
     if message.endswith("?") or _QUESTION_START.match(message):
-        return pick(_OTHER_QUESTION[style], "question-shape")
+        return pick(_OTHER_QUESTION[style], "question-shape"), False
+    if _sentiment(message)[1]:
+        return pick(_HOSTILE[style], "hostile"), False
+    if _AFFECTION_RE.search(message):
+        return pick(_AFFECTION[style], "affection"), False
 
     matches = _extract(message)
     for m in matches:
         if m.kind == "feeling":
-            feeling = m.value.split(" about ")[0].split(" because ")[0]
-            table = _FEELING_BAD if feeling in _NEGATIVE_FEELINGS else _FEELING_GOOD
-            first = feeling.split()[0] if feeling.split()[0] in _NEGATIVE_FEELINGS else feeling
-            return pick(table[style], "feeling").format(f=first)
+            feeling = _FEELING_WORD.match(m.value)
+            word = feeling.group(0).lower() if feeling else m.value
+            table = _FEELING_BAD if word in _NEGATIVE_FEELINGS else _FEELING_GOOD
+            return pick(table[style], "feeling").format(f=word), False  # no "Ooh" for pain
     for m in matches:
-        if m.kind in ("like", "place", "job", "pet"):
-            table = {"like": _LIKE, "place": _PLACE, "job": _JOB, "pet": _PET}[m.kind]
+        if m.kind in _REACTIONS:
             value = _swap_person(m.value, _SECOND_PERSON)
             if m.kind == "job":
-                value = _capitalise(_with_article(value))
+                value = _with_article(value)
+            elif m.kind == "relation":
+                value = m.extra
+            elif m.kind == "event":
+                value = _as_you_clause(value.split())
             verb = m.extra if m.kind == "like" and m.extra not in ("into", "fan") else "like"
-            return pick(table[style], m.kind).format(
-                x=value, verb=verb, pet=("your " + m.extra) if m.kind == "pet" else ""
-            )
+            pet = f"your {m.extra}" if m.kind == "pet" else ""
+            template = pick(_REACTIONS[m.kind][style], m.kind)
+            return template.format(x=value, verb=verb, pet=pet), True
     key = _key_word(message)
     if key:
-        return pick(_ECHO[style], "echo").format(x=key)
-    return pick(_NOTHING_TO_ECHO[style], "nothing")
+        return pick(_ECHO[style], "echo").format(x=key), True
+    return pick(_NOTHING_TO_ECHO[style], "nothing"), False
+
+
+def _as_you_clause(words: list[str]) -> str:
+    """A subject-less third-person predicate addressed to the user: "lives…" → "you live…"."""
+    first = words[0].lower()
+    verb = first if first == "just" or _is_past(first) else _base_verb(first)
+    rest = _swap_person(" ".join(words[1:]), _SECOND_PERSON)
+    return f"you {verb} {rest}".strip()
 
 
 def _join_opener(opener: str, reaction: str) -> str:
@@ -1039,10 +1140,13 @@ def _join_opener(opener: str, reaction: str) -> str:
 
 
 def _key_word(message: str) -> str:
-    """The longest content word of the message (earliest on ties), or ``""``."""
+    """The longest content word of the message (the later one on ties), or ``""``.
+
+    English tends to put the topic last ("a long day at work"), hence the later word.
+    """
     best = ""
     for word in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", message):
-        if len(word) >= 4 and word.lower() not in _STOPWORDS and len(word) > len(best):
+        if len(word) >= 4 and word.lower() not in _STOPWORDS and len(word) >= len(best):
             best = word
     return best
 
@@ -1053,7 +1157,7 @@ def _memory_as_you(memory: str) -> tuple[str, bool]:
     Returns (text, is_clause): a clause fits "You told me {m}"; anything else is quoted.
     """
     text = rust_trim(_normalise(memory))
-    text = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].rstrip(".!?")
+    text = _first_sentence(text).rstrip(".!?")
     text = re.sub(r"\s*\(([\w ]+)\)$", r" \1", text)  # "(yesterday)" → "yesterday"
     words = text.split()[:25]
     if not words:
@@ -1068,11 +1172,33 @@ def _memory_as_you(memory: str) -> tuple[str, bool]:
         if not words:
             return "", False
         first = words[0].lower()
-    if first == "just" or _verb_like(first) or _is_past(first):
-        verb = first if first == "just" or _is_past(first) else _base_verb(first)
-        rest = _swap_person(" ".join(words[1:]), _SECOND_PERSON)
-        return f"you {verb} {rest}".strip(), True
+    if first == "just" or first in _LEAD_VERBS or _is_past(first):
+        return _as_you_clause(words), True
     return _swap_person(" ".join(words), _SECOND_PERSON), False
+
+
+# Verbs a subject-less memory may start with ("Lives in Lisbon"); a closed list, because a
+# plural noun ("Dogs are…") looks the same as a verb.
+_LEAD_VERBS = frozenset(
+    """
+    is has lives works likes loves enjoys adores hates dislikes feels misses wants needs
+    prefers plays studies owns keeps goes does doesn't isn't can't can will would speaks reads
+    writes watches cooks runs wishes thinks knows believes hopes dreams cares worries lost
+    """.split()
+)
+
+
+_ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr prof vs etc e.g i.e".split())
+_SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z\"“])")
+
+
+def _first_sentence(text: str) -> str:
+    """Text up to the first sentence end, not fooled by "Dr. Kim" or "St. Louis"."""
+    for end in _SENTENCE_END.finditer(text):
+        words = text[: end.start()].split()
+        if words and words[-1].lower() not in _ABBREVIATIONS:
+            return text[: end.start()]
+    return text
 
 
 def _lower_first(text: str) -> str:

@@ -32,8 +32,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
-from eros.llm.base import TASK_MEMORY, ChatMessage as LlmMessage, ChatModel, ChatRequest, Embedder
-from eros.llm.base import ProviderError
+from eros.llm.base import TASK_MEMORY, ChatModel, ChatRequest, Embedder, ProviderError
+from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_embedder, get_model_config
 from memory.models import CATEGORIES, CompanionMemory
@@ -94,9 +94,7 @@ def parse_candidates(text: str, *, allowed_ids: set[str]) -> list[Candidate] | N
         if not isinstance(content, str) or not isinstance(category, str) or not content.strip():
             continue
         sources = item.get("source_message_ids") or []
-        cited = tuple(
-            uuid.UUID(s) for s in sources if isinstance(s, str) and s in allowed_ids
-        )
+        cited = tuple(uuid.UUID(s) for s in sources if isinstance(s, str) and s in allowed_ids)
         out.append(Candidate(content.strip(), normalise_category(category), cited))
         if len(out) == MAX_CANDIDATES:
             break
@@ -140,7 +138,9 @@ def _store(*, session_id, user_id, candidates, vectors, fallback_sources, occurr
                 twin.embedding = vector
                 twin.source_message_ids = list(dict.fromkeys([*twin.source_message_ids, *sources]))
                 twin.updated_at = now
-                twin.save(update_fields=["content", "embedding", "source_message_ids", "updated_at"])
+                twin.save(
+                    update_fields=["content", "embedding", "source_message_ids", "updated_at"]
+                )
             else:
                 CompanionMemory.objects.create(
                     session_id=session_id,
@@ -239,8 +239,9 @@ def dreaming_sweep_one(
     except ProviderError as exc:
         attempts += 1
         if attempts >= settings.DREAMING_MAX_ATTEMPTS:
-            logger.warning("dreaming gave up on session %s after %s attempts: %s",
-                           session_id, attempts, exc)
+            logger.warning(
+                "dreaming gave up on session %s after %s attempts: %s", session_id, attempts, exc
+            )
             _finish(session_id, classified_at=newest)
         else:
             backoff = max(settings.DREAMING_TICK_SECS, 30) * 2 ** (attempts - 1)

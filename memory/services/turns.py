@@ -56,7 +56,9 @@ def memory_write_turn(
         planned.append(
             {
                 "instance_id": turn.session.instance_id,
-                "content": f"User: {user_msg.content.strip()}\n{persona_name}: {reply.content.strip()}",
+                "content": (
+                    f"User: {user_msg.content.strip()}\n{persona_name}: {reply.content.strip()}"
+                ),
                 "source_message_ids": [user_msg.id, reply.id],
             }
         )

@@ -62,7 +62,9 @@ def test_missing_or_bad_token_is_401(alice_session, header):
     if header is not None:
         client.credentials(HTTP_AUTHORIZATION=header)
     before = _snapshot()
-    response = client.post(f"/comp/chat/{alice_session.id}/message", {"message": "hi"}, format="json")
+    response = client.post(
+        f"/comp/chat/{alice_session.id}/message", {"message": "hi"}, format="json"
+    )
     _assert_error(response, 401, "unauthorized")
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert _snapshot() == before
@@ -76,12 +78,16 @@ def test_expired_token_is_401(alice_session, alice):
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(alice, ttl_s=-120)}")
-    response = client.post(f"/comp/chat/{alice_session.id}/message", {"message": "hi"}, format="json")
+    response = client.post(
+        f"/comp/chat/{alice_session.id}/message", {"message": "hi"}, format="json"
+    )
     _assert_error(response, 401, "unauthorized")
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body", [{"message": ""}, {"message": "   \n"}, {}], ids=["empty", "blank", "absent"])
+@pytest.mark.parametrize(
+    "body", [{"message": ""}, {"message": "   \n"}, {}], ids=["empty", "blank", "absent"]
+)
 def test_empty_message_is_400(alice_session, client_for, alice, body):
     before = _snapshot()
     response = client_for(alice).post(f"/comp/chat/{alice_session.id}/message", body, format="json")
@@ -118,7 +124,9 @@ def test_unknown_memory_scope_is_400_naming_the_value(alice_session, client_for,
 @pytest.mark.django_db
 def test_unrouted_path_and_invalid_uuid_answer_json_404(client_for, alice):
     for path in ("/comp/nope", "/comp/chat/not-a-uuid/message"):
-        _assert_error(client_for(alice).post(path, {"message": "hi"}, format="json"), 404, "not_found")
+        _assert_error(
+            client_for(alice).post(path, {"message": "hi"}, format="json"), 404, "not_found"
+        )
 
 
 @pytest.mark.django_db
@@ -126,6 +134,10 @@ def test_invalid_json_is_400_and_wrong_content_type_is_415(alice_session, client
     client = client_for(alice)
     url = f"/comp/chat/{alice_session.id}/message"
     before = _snapshot()
-    _assert_error(client.post(url, "{not json", content_type="application/json"), 400, "bad_request")
-    _assert_error(client.post(url, "message=hi", content_type="text/plain"), 415, "unsupported_media_type")
+    _assert_error(
+        client.post(url, "{not json", content_type="application/json"), 400, "bad_request"
+    )
+    _assert_error(
+        client.post(url, "message=hi", content_type="text/plain"), 415, "unsupported_media_type"
+    )
     assert _snapshot() == before

@@ -87,7 +87,9 @@ def test_scripted_conversation_replays_with_memory_affinity_and_insights(
         index = expectation["turn_index"]
         system_prompt = chat_requests[index].messages[0].content
         assert expectation["must_contain"] in system_prompt
-        first_mention = next(i for i, t in enumerate(turns) if expectation["must_contain"] in t["user"])
+        first_mention = next(
+            i for i, t in enumerate(turns) if expectation["must_contain"] in t["user"]
+        )
         # Not merely in the recent history: the early turn is recalled from memory.
         assert first_mention < index - 5
         history = [m.content for m in chat_requests[index].messages[1:]]

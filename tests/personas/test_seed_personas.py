@@ -79,7 +79,13 @@ def test_persona_list_returns_active_genomes_by_name(personas, client_for, alice
     assert names == sorted(personas)
     first = response.json()["personas"][0]
     assert set(first) == {
-        "id", "name", "system_prompt", "tip_personality", "avatar_url", "art_metadata", "is_active",
+        "id",
+        "name",
+        "system_prompt",
+        "tip_personality",
+        "avatar_url",
+        "art_metadata",
+        "is_active",
     }
 
 

@@ -80,16 +80,24 @@ class Command(BaseCommand):
 
         procs: list[subprocess.Popen] = []
         web_cmd = [
-            sys.executable, "-m", "uvicorn", "eros.asgi:application",
-            "--host", host, "--port", str(port), "--workers", str(workers),
-            "--lifespan", "off", "--no-access-log",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "eros.asgi:application",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--lifespan",
+            "off",
+            "--no-access-log",
         ]
         started = self._step(f"starting web server on http://{host}:{port}")
         procs.append(subprocess.Popen(web_cmd, cwd=BASE_DIR))
         if not no_worker:
-            procs.append(
-                subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=BASE_DIR)
-            )
+            procs.append(subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=BASE_DIR))
 
         def stop(*_):
             for proc in procs:
@@ -136,7 +144,9 @@ class Command(BaseCommand):
         from personas.selectors import persona_list_active
 
         self.stdout.write(self.style.SUCCESS(f"\neros is up in {elapsed:.1f}s: {base}"))
-        self.stdout.write(f"  health: {base}/healthz    API docs: {base}/docs    admin: {base}/admin/")
+        self.stdout.write(
+            f"  health: {base}/healthz    API docs: {base}/docs    admin: {base}/admin/"
+        )
         persona = persona_list_active().first()
         try:
             token = mint_token(DEV_USER_ID)
@@ -145,10 +155,14 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"\nA token for the development user {DEV_USER_ID}:\n\n{token}\n")
         if persona is None:
-            self.stdout.write("No personas are seeded; add some with `manage.py seed_personas DIR`.")
+            self.stdout.write(
+                "No personas are seeded; add some with `manage.py seed_personas DIR`."
+            )
             return
         session = session_start(user_id=DEV_USER_ID, genome_id=persona.id).session
-        body = json.dumps({"message": f"Hi {persona.name}! I just moved to Lisbon and I love the sea."})
+        body = json.dumps(
+            {"message": f"Hi {persona.name}! I just moved to Lisbon and I love the sea."}
+        )
         curl = (
             f"curl -s -X POST {base}/comp/chat/{session.id}/message "
             f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "

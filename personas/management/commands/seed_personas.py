@@ -32,6 +32,8 @@ class Command(BaseCommand):
         prefix = "would be " if dry_run else ""
         for outcome in outcomes:
             self.stdout.write(f"{prefix}{outcome.action:>9}  {outcome.name}  ({outcome.path})")
-        counts = {a: sum(o.action == a for o in outcomes) for a in ("inserted", "refreshed", "unchanged")}
+        counts = {
+            a: sum(o.action == a for o in outcomes) for a in ("inserted", "refreshed", "unchanged")
+        }
         summary = ", ".join(f"{n} {a}" for a, n in counts.items())
         self.stdout.write(self.style.SUCCESS(f"{'dry run: ' if dry_run else ''}{summary}"))

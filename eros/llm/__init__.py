@@ -1,0 +1,1 @@
+"""Outbound model clients: chat, embeddings, model routing, offline providers and fakes."""
