@@ -30,19 +30,24 @@ def _errors(*codes: int) -> dict:
     return {code: OpenApiResponse(ErrorSerializer) for code in codes}
 
 
+class ChatStartInputSerializer(serializers.Serializer):
+    genome_id = serializers.UUIDField(required=False, allow_null=True)
+    instance_id = serializers.UUIDField(required=False, allow_null=True)
+    is_demo = serializers.BooleanField(required=False, default=False)
+
+
+class ChatStartOutputSerializer(serializers.Serializer):
+    session_id = serializers.UUIDField()
+    instance_id = serializers.UUIDField()
+    persona_name = serializers.CharField()
+    is_new = serializers.BooleanField()
+
+
 class ChatStartApi(APIView):
     """Start a chat with a persona, or resume the latest session with it."""
 
-    class InputSerializer(serializers.Serializer):
-        genome_id = serializers.UUIDField(required=False, allow_null=True)
-        instance_id = serializers.UUIDField(required=False, allow_null=True)
-        is_demo = serializers.BooleanField(required=False, default=False)
-
-    class OutputSerializer(serializers.Serializer):
-        session_id = serializers.UUIDField()
-        instance_id = serializers.UUIDField()
-        persona_name = serializers.CharField()
-        is_new = serializers.BooleanField()
+    InputSerializer = ChatStartInputSerializer
+    OutputSerializer = ChatStartOutputSerializer
 
     @extend_schema(
         tags=["companion"],
@@ -102,19 +107,22 @@ class MessageInputSerializer(serializers.Serializer):
         return {"text": text, "memory_scope": memory_scope, "affinity_axes": affinity_axes}
 
 
+class ChatMessageOutputSerializer(serializers.Serializer):
+    reply = serializers.CharField(allow_null=True)
+    ghosted = serializers.BooleanField()
+    message_id = serializers.UUIDField(allow_null=True)
+    user_message_id = serializers.UUIDField()
+    session_id = serializers.UUIDField()
+    lead_score = serializers.FloatField()
+    should_show_cta = serializers.BooleanField()
+    typing_delay_ms = serializers.IntegerField()
+    agent_training_level = serializers.FloatField()
+
+
 class ChatMessageApi(APIView):
     """Send a message and wait for the persona's reply (``reply`` is null when ghosted)."""
 
-    class OutputSerializer(serializers.Serializer):
-        reply = serializers.CharField(allow_null=True)
-        ghosted = serializers.BooleanField()
-        message_id = serializers.UUIDField(allow_null=True)
-        user_message_id = serializers.UUIDField()
-        session_id = serializers.UUIDField()
-        lead_score = serializers.FloatField()
-        should_show_cta = serializers.BooleanField()
-        typing_delay_ms = serializers.IntegerField()
-        agent_training_level = serializers.FloatField()
+    OutputSerializer = ChatMessageOutputSerializer
 
     @extend_schema(
         tags=["companion"],

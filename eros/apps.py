@@ -6,6 +6,7 @@ class ErosConfig(AppConfig):
     verbose_name = "eros engine"
 
     def ready(self) -> None:
+        import eros.schema  # noqa: F401  (registers the OpenAPI bearer scheme)
         from django.core.signals import setting_changed
 
         def _reset_caches(*, setting: str, **kwargs) -> None:

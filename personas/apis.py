@@ -20,11 +20,14 @@ class PersonaSerializer(serializers.Serializer):
     is_active = serializers.BooleanField()
 
 
+class PersonaListOutputSerializer(serializers.Serializer):
+    personas = PersonaSerializer(many=True)
+
+
 class PersonaListApi(APIView):
     """The active persona genomes a user can start a chat with, ordered by name."""
 
-    class OutputSerializer(serializers.Serializer):
-        personas = PersonaSerializer(many=True)
+    OutputSerializer = PersonaListOutputSerializer
 
     @extend_schema(tags=["companion"], operation_id="personas_list", responses=OutputSerializer)
     def get(self, request):
