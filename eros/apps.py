@@ -6,8 +6,9 @@ class ErosConfig(AppConfig):
     verbose_name = "eros engine"
 
     def ready(self) -> None:
-        import eros.schema  # noqa: F401  (registers the OpenAPI bearer scheme)
         from django.core.signals import setting_changed
+
+        import eros.schema  # noqa: F401  (registers the OpenAPI bearer scheme)
 
         def _reset_caches(*, setting: str, **kwargs) -> None:
             from eros import auth

@@ -109,7 +109,12 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     proc.kill()
 
-        signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+        def interrupted(signum, frame):
+            raise KeyboardInterrupt
+
+        # Handle both explicitly: a shell's background job starts with SIGINT ignored.
+        signal.signal(signal.SIGINT, interrupted)
+        signal.signal(signal.SIGTERM, interrupted)
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         try:
             self._wait_healthy(base, procs[0])
