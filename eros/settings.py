@@ -180,6 +180,8 @@ RECENCY_WEIGHT = envfloat("RECENCY_WEIGHT", 0.0, lo=0.0)
 RECENCY_TAU_DAYS = envfloat("RECENCY_TAU_DAYS", 30.0, lo=0.001)
 IMPORTANCE_WEIGHT = envfloat("IMPORTANCE_WEIGHT", 0.0, lo=0.0)
 DEDUP_SIMILARITY = envfloat("DEDUP_SIMILARITY", 0.92, lo=0.0, hi=1.0)
+HYBRID_RECALL = envbool("HYBRID_RECALL", True)
+HYBRID_RRF_K = envint("HYBRID_RRF_K", 60, minimum=1)
 
 # --- Dreaming ------------------------------------------------------------------------------
 DREAMING_DISABLED = envbool("DREAMING_DISABLED", False)

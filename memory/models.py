@@ -11,6 +11,8 @@ import uuid
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.functions import RandomUUID
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -20,6 +22,9 @@ EMBEDDING_DIM = 512
 CATEGORIES = ("fact", "preference", "event", "emotion", "relation")
 LAYER_PROFILE = "profile"
 LAYER_RELATIONSHIP = "relationship"
+LAYERS = (LAYER_PROFILE, LAYER_RELATIONSHIP)
+#: Text-search configuration of ``content_tsv``: no stemming, no stopwords, any language.
+TEXT_SEARCH_CONFIG = "simple"
 
 
 class CompanionMemory(models.Model):
@@ -41,6 +46,12 @@ class CompanionMemory(models.Model):
     occurred_at = models.DateTimeField(default=timezone.now, db_default=Now())
     deleted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    #: ``to_tsvector('simple', content)``, kept by the database for hybrid recall.
+    content_tsv = models.GeneratedField(
+        expression=SearchVector("content", config=TEXT_SEARCH_CONFIG),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         db_table = "companion_memories"
@@ -69,6 +80,8 @@ class CompanionMemory(models.Model):
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
             ),
+            # Cross-user text searches; per-user recall reads content_tsv from the user's rows.
+            GinIndex(fields=["content_tsv"], name="idx_memories_content_tsv"),
         ]
 
     def __str__(self) -> str:

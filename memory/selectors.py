@@ -1,32 +1,61 @@
 """Memory reads: per-turn recall from both layers in one round trip (DESIGN §7).
 
-Per-user searches are exact: the partial B-tree indexes narrow to one user's rows and the
-distance sort runs over those (an approximate HNSW scan that filters afterwards can return too
-few rows for a single user). Ranking is
+Per-user searches are exact: the partial B-tree indexes narrow to one user's rows and every
+ranking runs over all of them (an approximate HNSW scan that filters afterwards can return too
+few rows for a single user, and a user's memories are few). The HNSW index serves only
+cross-user searches (:func:`memory_search`).
 
-    score = cosine_similarity + RECENCY_WEIGHT · exp(−age_days / RECENCY_TAU_DAYS)
-            + IMPORTANCE_WEIGHT · importance
+Vector ranking score (DESIGN §7; weights 0 give pure cosine order, the reference behaviour of
+eros-engine-server.md §6.5):
 
-with age in event time (``occurred_at``); both weights 0 gives pure cosine order, the
-reference behaviour (eros-engine-server.md §6.5). Soft-deleted rows never surface.
+    vscore = cosine_similarity + RECENCY_WEIGHT · exp(−age_days / RECENCY_TAU_DAYS)
+             + IMPORTANCE_WEIGHT · importance
+
+with age in event time (``occurred_at``). Hybrid recall (``HYBRID_RECALL``, on by default)
+fuses that order with PostgreSQL full-text rank (``ts_rank`` of the ``simple`` configuration,
+query terms OR-ed, English stopwords dropped) by reciprocal rank fusion (Cormack, Clarke &
+Büttcher, SIGIR 2009):
+
+    score = 1 / (HYBRID_RRF_K + vector_rank) + 1 / (HYBRID_RRF_K + text_rank)
+
+where ranks are 1-based within the same list (a category of the profile layer, the raw profile
+rows, or the relationship rows) and the text term is 0 for rows that match no query term.
+Without hybrid recall ``score = vscore``. Soft-deleted rows never surface.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import F, FloatField, Value
+from pgvector.django import CosineDistance
 
 from eros.llm.cleaning import format_vector
+from eros.llm.embeddings_local import STOPWORDS
+from memory.models import LAYER_PROFILE, LAYER_RELATIONSHIP, CompanionMemory
+
+#: At most this many distinct terms of a query are searched as text.
+MAX_QUERY_TERMS = 32
+
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
 class MemoryHit:
-    """A recalled memory with its cosine ``similarity`` in [-1, 1] and ranking ``score``."""
+    """A recalled memory.
+
+    ``similarity``: cosine similarity in [-1, 1]. ``score``: the ranking score (the RRF score
+    in (0, 2/(k+1)] with hybrid recall, else the vector score). ``text_rank``: ``ts_rank`` of
+    the query terms, 0.0 when no term matched or text search was off.
+    """
 
     id: uuid.UUID
     content: str
@@ -35,6 +64,7 @@ class MemoryHit:
     score: float
     occurred_at: datetime
     source_message_ids: tuple[uuid.UUID, ...]
+    text_rank: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -52,35 +82,70 @@ class Recall:
         return not self.profile_groups and not self.relationship
 
 
-_SCORE = """(1 - (embedding <=> %(q)s::vector))
-    + %(rw)s * exp(-greatest(extract(epoch from (%(now)s - occurred_at)), 0)
-                   / 86400.0 / %(tau)s)
-    + %(iw)s * coalesce(importance, 0)"""
+def text_query(text: str | None) -> str:
+    """A ``to_tsquery`` string OR-ing the distinct non-stopword words of ``text``; '' if none.
 
-_COLUMNS = "id, content, category, 1 - (embedding <=> %(q)s::vector) AS similarity"
+    Words are ``\\w+`` runs of the NFKC-normalised, lower-cased text (so they never contain
+    quotes or operators), in order of first appearance, at most :data:`MAX_QUERY_TERMS`.
+    """
+    if not text:
+        return ""
+    words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+    terms = [w for w in dict.fromkeys(words) if w not in STOPWORDS][:MAX_QUERY_TERMS]
+    return " | ".join(f"'{t}'" for t in terms)
 
-_RECALL_SQL = f"""
-SELECT 'grouped' AS part, id, content, category, similarity, score, occurred_at, source_message_ids
-FROM (
-    SELECT {_COLUMNS}, {_SCORE} AS score, occurred_at, source_message_ids,
-           row_number() OVER (PARTITION BY category ORDER BY {_SCORE} DESC) AS rn
-    FROM companion_memories
-    WHERE %(profile)s AND user_id = %(user)s AND instance_id IS NULL
-      AND category IS NOT NULL AND deleted_at IS NULL
-) grouped
-WHERE rn <= %(k_cat)s
-UNION ALL
-(SELECT 'raw', {_COLUMNS}, {_SCORE}, occurred_at, source_message_ids
-   FROM companion_memories
-   WHERE %(profile)s AND user_id = %(user)s AND instance_id IS NULL
-     AND category IS NULL AND deleted_at IS NULL
-   ORDER BY 6 DESC LIMIT %(k_raw)s)
-UNION ALL
-(SELECT 'relationship', {_COLUMNS}, {_SCORE}, occurred_at, source_message_ids
-   FROM companion_memories
-   WHERE %(relationship)s AND user_id = %(user)s AND instance_id = %(instance)s
-     AND deleted_at IS NULL
-   ORDER BY 6 DESC LIMIT %(k_rel)s)
+
+_RECALL_SQL = """
+WITH q AS MATERIALIZED (
+    SELECT CASE WHEN %(hybrid)s THEN to_tsquery('simple', %(tsq)s) END AS ts
+),
+cand AS (
+    SELECT CASE WHEN m.instance_id IS NOT NULL THEN 'relationship'
+                WHEN m.category IS NOT NULL THEN 'grouped' ELSE 'raw' END AS part,
+           CASE WHEN m.instance_id IS NULL THEN m.category END AS grp,
+           m.id, m.content, m.category, m.occurred_at, m.source_message_ids,
+           1 - (m.embedding <=> %(q)s::vector) AS similarity,
+           CASE WHEN m.content_tsv @@ q.ts THEN ts_rank(m.content_tsv, q.ts) END AS text_rank,
+           coalesce(m.importance, 0) AS importance
+    FROM companion_memories m CROSS JOIN q
+    WHERE m.user_id = %(user)s AND m.deleted_at IS NULL
+      AND ((%(profile)s AND m.instance_id IS NULL)
+           OR (%(relationship)s AND m.instance_id = %(instance)s))
+),
+scored AS (
+    SELECT c.*,
+           c.similarity
+           + %(rw)s * exp(-greatest(extract(epoch from (%(now)s - c.occurred_at)), 0)
+                          / 86400.0 / %(tau)s)
+           + %(iw)s * c.importance AS vscore
+    FROM cand c
+),
+ranked AS (
+    SELECT s.*,
+           row_number() OVER (PARTITION BY part, grp ORDER BY vscore DESC, id) AS vrank,
+           row_number() OVER (PARTITION BY part, grp, text_rank IS NULL
+                              ORDER BY text_rank DESC, vscore DESC, id) AS trank
+    FROM scored s
+),
+fused AS (
+    SELECT r.*,
+           CASE WHEN %(hybrid)s
+                THEN 1.0 / (%(rrf_k)s + vrank)
+                     + CASE WHEN text_rank IS NULL THEN 0 ELSE 1.0 / (%(rrf_k)s + trank) END
+                ELSE vscore END AS score
+    FROM ranked r
+),
+final AS (
+    SELECT f.*,
+           row_number() OVER (PARTITION BY part, grp ORDER BY score DESC, vscore DESC, id) AS rn
+    FROM fused f
+)
+SELECT part, id, content, category, similarity, score, coalesce(text_rank, 0),
+       occurred_at, source_message_ids
+FROM final
+WHERE rn <= CASE part WHEN 'grouped' THEN %(k_cat)s WHEN 'raw' THEN %(k_raw)s
+                      ELSE %(k_rel)s END
+ORDER BY part, grp, rn
 """
 
 
@@ -92,18 +157,33 @@ def memory_recall(
     now: datetime,
     profile: bool = True,
     relationship: bool = True,
+    query_text: str | None = None,
+    hybrid: bool | None = None,
+    k_per_category: int | None = None,
+    k_raw: int | None = None,
+    k_relationship: int | None = None,
 ) -> Recall:
     """Recall for one turn: one query for both layers.
 
-    Profile layer: the top ``PROFILE_K_PER_CATEGORY`` rows of each category, grouped in
-    category order (emotion, event, fact, preference, relation); if the user has no
-    categorised rows, one raw group (``None``) of the ``PROFILE_RAW_K`` best raw rows.
-    Relationship layer: the ``RELATIONSHIP_K`` best rows of ``instance_id``. Best first.
+    Profile layer: the top ``k_per_category`` (``PROFILE_K_PER_CATEGORY``) rows of each
+    category, grouped in category order (emotion, event, fact, preference, relation); if the
+    user has no categorised rows, one raw group (``None``) of the ``k_raw``
+    (``PROFILE_RAW_K``) best raw rows. Relationship layer: the ``k_relationship``
+    (``RELATIONSHIP_K``) best rows of ``instance_id``. Best first within every list.
+
+    ``query_text`` is the text ``query_vector`` was embedded from; with ``hybrid`` (default
+    ``HYBRID_RECALL``) its words are matched as full text and fused with the vector order
+    (module docstring). ``profile``/``relationship`` = False skip a layer (``memory_scope``).
     """
     if not (profile or relationship):
         return Recall()
+    tsq = text_query(query_text)
+    use_text = (settings.HYBRID_RECALL if hybrid is None else hybrid) and bool(tsq)
     params = {
         "q": format_vector(query_vector),
+        "tsq": tsq,
+        "hybrid": use_text,
+        "rrf_k": settings.HYBRID_RRF_K,
         "rw": settings.RECENCY_WEIGHT,
         "tau": settings.RECENCY_TAU_DAYS,
         "iw": settings.IMPORTANCE_WEIGHT,
@@ -112,20 +192,28 @@ def memory_recall(
         "instance": instance_id,
         "profile": profile,
         "relationship": relationship and instance_id is not None,
-        "k_cat": settings.PROFILE_K_PER_CATEGORY,
-        "k_raw": settings.PROFILE_RAW_K,
-        "k_rel": settings.RELATIONSHIP_K,
+        "k_cat": settings.PROFILE_K_PER_CATEGORY if k_per_category is None else k_per_category,
+        "k_raw": settings.PROFILE_RAW_K if k_raw is None else k_raw,
+        "k_rel": settings.RELATIONSHIP_K if k_relationship is None else k_relationship,
     }
     with connection.cursor() as cursor:
         cursor.execute(_RECALL_SQL, params)
         rows = cursor.fetchall()
 
+    # Rows arrive best first within each list (ORDER BY part, grp, rn).
     grouped: dict[str, list[MemoryHit]] = {}
     raw: list[MemoryHit] = []
     rel: list[MemoryHit] = []
-    for part, mid, content, category, sim, score, occurred_at, sources in rows:
+    for part, mid, content, category, sim, score, text_rank, occurred_at, sources in rows:
         hit = MemoryHit(
-            mid, content, category, float(sim), float(score), occurred_at, tuple(sources or ())
+            mid,
+            content,
+            category,
+            float(sim),
+            float(score),
+            occurred_at,
+            tuple(sources or ()),
+            float(text_rank),
         )
         if part == "grouped":
             grouped.setdefault(category, []).append(hit)
@@ -133,10 +221,6 @@ def memory_recall(
             raw.append(hit)
         else:
             rel.append(hit)
-    for hits in grouped.values():
-        hits.sort(key=lambda h: -h.score)
-    raw.sort(key=lambda h: -h.score)
-    rel.sort(key=lambda h: -h.score)
     if grouped:
         groups: list[tuple[str | None, list[MemoryHit]]] = [
             (category, grouped[category]) for category in sorted(grouped)
@@ -144,3 +228,110 @@ def memory_recall(
     else:
         groups = [(None, raw)] if raw else []
     return Recall(profile_groups=groups, relationship=rel)
+
+
+#: Columns a client may see; never the embedding or the text-search vector.
+MEMORY_FIELDS = (
+    "id",
+    "session_id",
+    "user_id",
+    "instance_id",
+    "category",
+    "content",
+    "source_message_ids",
+    "importance",
+    "occurred_at",
+    "created_at",
+    "updated_at",
+)
+
+
+@dataclass(frozen=True)
+class MemoryPage:
+    """One page of a user's memories: dicts of :data:`MEMORY_FIELDS` plus ``layer`` (and
+    ``similarity`` when searched), the ``total`` matching rows, and whether more follow."""
+
+    items: list[dict]
+    total: int
+    has_more: bool
+
+
+def memory_list(
+    *,
+    user_id: uuid.UUID,
+    layer: str | None = None,
+    instance_id: uuid.UUID | None = None,
+    category: str | None = None,
+    query_vector: Sequence[float] | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> MemoryPage:
+    """A user's live (not soft-deleted) memories, filtered and paginated.
+
+    ``layer`` is ``profile`` or ``relationship``; ``instance_id`` and ``category`` narrow
+    further. Newest first (``created_at``), or, with ``query_vector``, by cosine similarity,
+    best first (an exact scan of the user's rows). Two queries: the count and the page.
+    """
+    rows = CompanionMemory.objects.filter(user_id=user_id, deleted_at__isnull=True)
+    if layer == LAYER_PROFILE:
+        rows = rows.filter(instance_id__isnull=True)
+    elif layer == LAYER_RELATIONSHIP:
+        rows = rows.filter(instance_id__isnull=False)
+    if instance_id is not None:
+        rows = rows.filter(instance_id=instance_id)
+    if category is not None:
+        rows = rows.filter(category=category)
+    total = rows.count()
+    fields = list(MEMORY_FIELDS)
+    if query_vector is not None:
+        # 1 − distance, not the bare distance: an ORDER BY the HNSW index cannot serve, so the
+        # scan is exact over the user's rows.
+        rows = rows.annotate(
+            similarity=Value(1.0, output_field=FloatField())
+            - CosineDistance("embedding", query_vector)
+        ).order_by("-similarity", "id")
+        fields.append("similarity")
+    else:
+        rows = rows.order_by("-created_at", "id")
+    items = list(rows.values(*fields)[offset : offset + limit])
+    for item in items:
+        item["layer"] = LAYER_PROFILE if item["instance_id"] is None else LAYER_RELATIONSHIP
+    return MemoryPage(items=items, total=total, has_more=offset + len(items) < total)
+
+
+@functools.cache
+def _iterative_scan_supported(vendor_key: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+    version = tuple(int(p) for p in re.findall(r"\d+", row[0] if row else "0")[:2])
+    return version >= (0, 8)
+
+
+def memory_search(
+    *, query_vector: Sequence[float], k: int = 10, ef_search: int | None = None
+) -> list[dict]:
+    """The ``k`` live memories nearest to ``query_vector`` across all users, nearest first.
+
+    Approximate: served by the HNSW index (``hnsw.ef_search`` = max(``ef_search``, 2k, 40)),
+    with pgvector ≥ 0.8's iterative scan so that soft-deleted rows filtered after the scan do
+    not shorten the result. Rows are dicts of :data:`MEMORY_FIELDS` plus ``layer`` and
+    ``similarity``. For one user's memories use :func:`memory_list` (exact).
+    """
+    ef = max(ef_search or 0, 2 * k, 40)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef)])
+        if _iterative_scan_supported(connection.alias):
+            cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+        rows = (
+            CompanionMemory.objects.filter(deleted_at__isnull=True)
+            .annotate(distance=CosineDistance("embedding", query_vector))
+            .order_by("distance")
+            .annotate(similarity=Value(1.0, output_field=FloatField()) - F("distance"))
+            .values(*MEMORY_FIELDS, "similarity")[:k]
+        )
+        items = list(rows)
+    items.sort(key=lambda item: -item["similarity"])  # relaxed order: re-sort the few hits
+    for item in items:
+        item["layer"] = LAYER_PROFILE if item["instance_id"] is None else LAYER_RELATIONSHIP
+    return items

@@ -148,6 +148,7 @@ def _recall(
         user_id=session.user_id,
         instance_id=session.instance_id,
         query_vector=vector,
+        query_text=text,
         now=now,
         profile=scope.profile,
         relationship=scope.relationship,

@@ -14,8 +14,12 @@ work on the same session. No transaction is held across the model or embedding c
   similarity ≥ ``DEDUP_SIMILARITY`` to an existing memory of the same user, layer and category
   updates that memory instead of adding a row.
 * Outcomes: success or an unparsable answer stamps ``classified_at`` (no poison loops); a
-  provider failure releases the claim, bumps ``classification_attempts`` and sets a backoff;
-  after ``DREAMING_MAX_ATTEMPTS`` failures those messages are given up (stamped).
+  provider failure (or any unexpected error) releases the claim, bumps
+  ``classification_attempts`` and sets a backoff (:func:`dreaming_backoff_secs`); after
+  ``DREAMING_MAX_ATTEMPTS`` failures those messages are given up (stamped).
+* Memories and the stamp are written in one transaction, and only while the claim still
+  stands, so a session is distilled exactly once per batch of messages even if a slow sweeper
+  outlives its claim.
 """
 
 from __future__ import annotations
@@ -24,19 +28,20 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from pgvector.django import CosineDistance
 
 from eros.llm.base import TASK_MEMORY, ChatModel, ChatRequest, Embedder, ProviderError
 from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_embedder, get_model_config
-from memory.models import CATEGORIES, CompanionMemory
+from memory.models import CATEGORIES
+from memory.services.writes import MemoryDraft, memory_upsert_many
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,9 @@ WHERE id IN (
     WHERE s.last_active_at < %(idle_cutoff)s
       AND (s.classification_claimed_at IS NULL OR s.classification_claimed_at < %(stale_cutoff)s)
       AND (s.next_classification_at IS NULL OR s.next_classification_at <= %(now)s)
+      -- Every user message moves last_active_at, so a session not active since its last
+      -- classification holds nothing new: this keeps settled sessions off chat_messages.
+      AND (s.classified_at IS NULL OR s.last_active_at > s.classified_at)
       AND EXISTS (
           SELECT 1 FROM chat_messages m
           WHERE m.session_id = s.id AND m.role IN ('user', 'assistant')
@@ -101,6 +109,25 @@ def parse_candidates(text: str, *, allowed_ids: set[str]) -> list[Candidate] | N
     return out
 
 
+@dataclass(frozen=True)
+class DreamingOutcome:
+    """What one sweep step did to the session it claimed.
+
+    ``status``: ``distilled`` (model answered, memories written/merged), ``unparsable``
+    (answer without JSON; stamped), ``empty`` (no new messages; stamped), ``retry`` (provider
+    or unexpected failure; claim released with backoff), ``given_up`` (failed
+    ``DREAMING_MAX_ATTEMPTS`` times; stamped), ``lost_claim`` (another sweeper re-claimed the
+    session after this claim went stale; nothing written).
+    """
+
+    session_id: uuid.UUID
+    status: str
+    messages: int = 0
+    created: int = 0
+    merged: int = 0
+    attempts: int = 0
+
+
 def _claim(now: datetime):
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -114,49 +141,22 @@ def _claim(now: datetime):
         return cursor.fetchone()
 
 
-def _store(*, session_id, user_id, candidates, vectors, fallback_sources, occurred_at) -> int:
-    written = 0
-    with transaction.atomic():
-        for cand, vector in zip(candidates, vectors, strict=True):
-            sources = list(cand.source_message_ids or fallback_sources)
-            twin = (
-                CompanionMemory.objects.select_for_update()
-                .filter(
-                    user_id=user_id,
-                    instance_id__isnull=True,
-                    category=cand.category,
-                    deleted_at__isnull=True,
-                )
-                .annotate(distance=CosineDistance("embedding", vector))
-                .filter(distance__lte=1 - settings.DEDUP_SIMILARITY)
-                .order_by("distance")
-                .first()
-            )
-            now = timezone.now()
-            if twin is not None:
-                twin.content = cand.content
-                twin.embedding = vector
-                twin.source_message_ids = list(dict.fromkeys([*twin.source_message_ids, *sources]))
-                twin.updated_at = now
-                twin.save(
-                    update_fields=["content", "embedding", "source_message_ids", "updated_at"]
-                )
-            else:
-                CompanionMemory.objects.create(
-                    session_id=session_id,
-                    user_id=user_id,
-                    instance_id=None,
-                    content=cand.content,
-                    embedding=vector,
-                    category=cand.category,
-                    source_message_ids=sources,
-                    occurred_at=occurred_at,
-                )
-            written += 1
-    return written
+def _still_ours(session_id, claimed_at) -> bool:
+    """Lock the session row if this sweeper's claim still stands (caller is in a transaction).
+
+    The claim instant is the token: a sweeper that outlived the stale window and was
+    re-claimed by another finds a different (later) ``classification_claimed_at``.
+    """
+    from companions.models import ChatSession
+
+    return (
+        ChatSession.objects.select_for_update()
+        .filter(id=session_id, classification_claimed_at=claimed_at)
+        .exists()
+    )
 
 
-def _finish(session_id, *, classified_at) -> None:
+def _stamp(session_id, *, classified_at) -> None:
     from companions.models import ChatSession
 
     ChatSession.objects.filter(id=session_id).update(
@@ -167,41 +167,52 @@ def _finish(session_id, *, classified_at) -> None:
     )
 
 
-def dreaming_sweep_one(
-    *,
-    now: datetime | None = None,
-    chat_model: ChatModel | None = None,
-    embedder: Embedder | None = None,
-) -> bool:
-    """Claim and distil one idle session; False when nothing is eligible.
+def _finish(session_id, *, claimed_at, classified_at, drafts=()) -> tuple[int, int] | None:
+    """Write ``drafts`` and stamp the session in one transaction, if the claim still stands.
 
-    A crash after the claim loses nothing: the claim goes stale and the session is claimed again.
+    Returns (created, merged), or None when the claim was lost (nothing written).
     """
-    from companions.models import ChatMessage, ChatSession
+    with transaction.atomic():
+        if not _still_ours(session_id, claimed_at):
+            return None
+        writes = memory_upsert_many(drafts) if drafts else []
+        _stamp(session_id, classified_at=classified_at)
+    created = sum(1 for w in writes if w.created)
+    return created, len(writes) - created
 
-    now = now or timezone.now()
-    claimed = _claim(now)
-    if claimed is None:
-        return False
-    session_id, user_id, instance_id, classified_at, attempts = claimed
-    messages = list(
-        ChatMessage.objects.filter(
-            session_id=session_id, role__in=[ChatMessage.ROLE_USER, ChatMessage.ROLE_ASSISTANT]
+
+def _release(session_id, *, claimed_at, attempts, now, newest) -> str:
+    """After a failure: back off and release the claim, or give up after the last attempt."""
+    from companions.models import ChatSession
+
+    rows = ChatSession.objects.filter(id=session_id, classification_claimed_at=claimed_at)
+    if attempts >= settings.DREAMING_MAX_ATTEMPTS:
+        rows.update(
+            classified_at=newest,
+            classification_claimed_at=None,
+            classification_attempts=0,
+            next_classification_at=None,
         )
-        .filter(**({"sent_at__gt": classified_at} if classified_at else {}))
-        .order_by("sent_at")
-        .values("id", "role", "content", "sent_at")
+        return "given_up"
+    rows.update(
+        classification_claimed_at=None,
+        classification_attempts=attempts,
+        next_classification_at=now + timedelta(seconds=dreaming_backoff_secs(attempts)),
     )
-    if not messages:
-        _finish(session_id, classified_at=classified_at or now)
-        return True
-    newest = messages[-1]["sent_at"]
-    resolved = get_model_config().resolve(TASK_MEMORY)
+    return "retry"
+
+
+def dreaming_backoff_secs(attempts: int) -> int:
+    """Seconds to wait after the ``attempts``-th failure: max(tick, 30) · 2^(attempts − 1)."""
+    return max(settings.DREAMING_TICK_SECS, 30) * 2 ** (attempts - 1)
+
+
+def _prompt(messages: list[dict]) -> str:
     transcript = "\n".join(
         f"[{m['id']}] {'User' if m['role'] == 'user' else 'Companion'}: {m['content']}"
         for m in messages
     )
-    prompt = (
+    return (
         "This conversation has paused. Extract up to 10 long-term memories about the USER "
         "(not the companion): facts, preferences, events, emotions, relations with others. "
         "Skip small talk and jokes; merge duplicates; cite the [ids] of the messages each "
@@ -210,60 +221,115 @@ def dreaming_sweep_one(
         'Answer with JSON only: {"memories": [{"content": "...", "category": "fact|preference|'
         'event|emotion|relation", "source_message_ids": ["..."]}]}'
     )
+
+
+def dreaming_sweep_one(
+    *,
+    now: datetime | None = None,
+    chat_model: ChatModel | None = None,
+    embedder: Embedder | None = None,
+) -> DreamingOutcome | None:
+    """Claim and distil one idle session; None when nothing is eligible.
+
+    A crash after the claim loses nothing: memories and the ``classified_at`` stamp are written
+    in one transaction, so a dead sweeper leaves either both or neither, and its claim goes
+    stale after ``DREAMING_CLAIM_STALE_SECS``, when another sweeper claims the session again.
+    """
+    from companions.models import ChatMessage
+
+    now = now or timezone.now()
+    claimed = _claim(now)
+    if claimed is None:
+        return None
+    session_id, user_id, _instance_id, classified_at, attempts = claimed
+    messages = list(
+        ChatMessage.objects.filter(
+            session_id=session_id, role__in=[ChatMessage.ROLE_USER, ChatMessage.ROLE_ASSISTANT]
+        )
+        .filter(**({"sent_at__gt": classified_at} if classified_at else {}))
+        .order_by("sent_at", "id")
+        .values("id", "role", "content", "sent_at")
+    )
+    if not messages:
+        done = _finish(session_id, claimed_at=now, classified_at=classified_at or now)
+        return DreamingOutcome(session_id, "empty" if done else "lost_claim")
+    newest = messages[-1]["sent_at"]
     payload_messages = [
         {"id": str(m["id"]), "role": m["role"], "content": m["content"]} for m in messages
     ]
+    resolved = get_model_config().resolve(TASK_MEMORY)
     try:
         answer = (chat_model or get_chat_model()).complete(
             ChatRequest(
                 task=TASK_MEMORY,
                 model=resolved.model,
                 fallback_model=resolved.fallback_model,
-                messages=(LlmMessage("user", prompt),),
+                messages=(LlmMessage("user", _prompt(messages)),),
                 temperature=resolved.temperature,
                 max_tokens=resolved.max_tokens,
                 payload={"messages": payload_messages},
             )
         )
         candidates = parse_candidates(answer.text, allowed_ids={p["id"] for p in payload_messages})
-        if candidates:
-            vectors = (embedder or get_embedder()).embed_documents([c.content for c in candidates])
-            _store(
-                session_id=session_id,
-                user_id=user_id,
-                candidates=candidates,
-                vectors=vectors,
-                fallback_sources=[m["id"] for m in messages if m["role"] == "user"],
-                occurred_at=newest,
-            )
-    except ProviderError as exc:
-        attempts += 1
-        if attempts >= settings.DREAMING_MAX_ATTEMPTS:
-            logger.warning(
-                "dreaming gave up on session %s after %s attempts: %s", session_id, attempts, exc
-            )
-            _finish(session_id, classified_at=newest)
+        vectors = (
+            (embedder or get_embedder()).embed_documents([c.content for c in candidates])
+            if candidates
+            else []
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure must release the claim, not leak it
+        if isinstance(exc, ProviderError):
+            logger.warning("dreaming: session %s failed: %s", session_id, exc)
         else:
-            backoff = max(settings.DREAMING_TICK_SECS, 30) * 2 ** (attempts - 1)
-            ChatSession.objects.filter(id=session_id).update(
-                classification_claimed_at=None,
-                classification_attempts=attempts,
-                next_classification_at=now + timedelta(seconds=backoff),
-            )
-        return True
-    # Success, or an answer without JSON (stamped so it cannot loop).
-    _finish(session_id, classified_at=newest)
-    return True
+            logger.exception("dreaming: session %s failed unexpectedly", session_id)
+        attempts += 1
+        status = _release(session_id, claimed_at=now, attempts=attempts, now=now, newest=newest)
+        if status == "given_up":
+            logger.warning("dreaming gave up on session %s after %s attempts", session_id, attempts)
+        return DreamingOutcome(session_id, status, len(messages), attempts=attempts)
+
+    user_sources = [m["id"] for m in messages if m["role"] == ChatMessage.ROLE_USER]
+    drafts = [
+        MemoryDraft(
+            session_id=session_id,
+            user_id=user_id,
+            instance_id=None,
+            content=cand.content,
+            embedding=vector,
+            category=cand.category,
+            source_message_ids=cand.source_message_ids or user_sources,
+            occurred_at=newest,
+        )
+        for cand, vector in zip(candidates or [], vectors, strict=True)
+    ]
+    # Success, or an answer without JSON: stamped either way, so it cannot loop.
+    done = _finish(session_id, claimed_at=now, classified_at=newest, drafts=drafts)
+    if done is None:
+        return DreamingOutcome(session_id, "lost_claim", len(messages))
+    status = "unparsable" if candidates is None else "distilled"
+    return DreamingOutcome(session_id, status, len(messages), created=done[0], merged=done[1])
 
 
-def dreaming_sweep(*, max_items: int = 50, max_seconds: float = 60.0, **kwargs) -> int:
-    """Distil idle sessions until none is eligible or a budget runs out; returns the count."""
+def dreaming_sweep(
+    *,
+    max_items: int = 50,
+    max_seconds: float = 60.0,
+    on_outcome: Callable[[DreamingOutcome], None] | None = None,
+    **kwargs,
+) -> int:
+    """Distil idle sessions until none is eligible or a budget runs out; returns the count.
+
+    ``on_outcome`` is called after each session (progress output); ``kwargs`` go to
+    :func:`dreaming_sweep_one`.
+    """
     done = 0
     deadline = time.monotonic() + max_seconds
     while done < max_items and time.monotonic() < deadline:
-        if not dreaming_sweep_one(**kwargs):
+        outcome = dreaming_sweep_one(**kwargs)
+        if outcome is None:
             break
         done += 1
+        if on_outcome is not None:
+            on_outcome(outcome)
     return done
 
 

@@ -4,7 +4,8 @@
 * profile layer: the user's own words, shared across personas.
 
 Both are embedded in one batch call (``input_type=document``) and cite their source messages.
-The embedding call happens outside any transaction.
+The embedding call happens outside any transaction. A row that nearly repeats a live memory of
+the same user and layer (cosine ≥ ``DEDUP_SIMILARITY``) updates it instead (``writes``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.db import transaction
+from django.db.models import Q
 
 from eros.llm.base import Embedder
 from eros.llm.providers import get_embedder
 from memory.models import CompanionMemory
+from memory.services.writes import MemoryDraft, memory_upsert_many
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,8 @@ def memory_write_turn(
 ) -> list[CompanionMemory]:
     """Write the relationship and profile rows of a replied turn; idempotent per message.
 
-    Returns the rows written (empty when the turn has no reply, or was already written).
+    Returns the rows written or merged into (empty when the turn has no reply, or was already
+    written: some memory of the user, deleted or not, already cites the user message).
     Raises ``ProviderError`` when embedding fails, so the task can be retried.
     """
     from companions.models import ChatMessage
@@ -38,8 +41,11 @@ def memory_write_turn(
     if turn.user_message.turn_status != ChatMessage.TURN_REPLIED:
         return []
     user_msg, reply = turn.user_message, turn.assistant_message
+    # A merged row may belong to another session of the user, so look across both layers.
     if CompanionMemory.objects.filter(
-        session_id=turn.session.id, source_message_ids__contains=[user_msg.id]
+        Q(instance_id__isnull=True) | Q(instance_id=turn.session.instance_id),
+        user_id=turn.session.user_id,
+        source_message_ids__contains=[user_msg.id],
     ).exists():
         return []
 
@@ -73,9 +79,9 @@ def memory_write_turn(
     if not planned:
         return []
     vectors = (embedder or get_embedder()).embed_documents([p["content"] for p in planned])
-    with transaction.atomic():
-        rows = [
-            CompanionMemory(
+    writes = memory_upsert_many(
+        [
+            MemoryDraft(
                 session_id=turn.session.id,
                 user_id=turn.session.user_id,
                 embedding=vector,
@@ -84,4 +90,5 @@ def memory_write_turn(
             )
             for p, vector in zip(planned, vectors, strict=True)
         ]
-        return CompanionMemory.objects.bulk_create(rows)
+    )
+    return [w.memory for w in writes]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import timedelta
 
@@ -9,8 +10,10 @@ import pytest
 from django.utils import timezone
 
 from companions.models import ChatSession
+from companions.scopes import resolve_memory_scope
 from memory.models import CompanionMemory
-from memory.selectors import memory_recall
+from memory.selectors import memory_recall, text_query
+from memory.services import memory_soft_delete
 
 
 def unit(seed: int, dim: int = 512) -> list[float]:
@@ -140,3 +143,193 @@ def test_recency_weight_reorders_equally_similar_memories(session, settings):
     ranked = recall(session, 9).profile_groups[0][1]
     assert [h.content for h in ranked] == ["new", "old"]
     assert ranked[0].score > ranked[1].score
+
+
+def mix(seed: int, other: int, cosine: float) -> list[float]:
+    """A unit vector with cosine ``cosine`` to ``unit(seed)`` (the rest along ``unit(other)``)."""
+    vector = [0.0] * 512
+    vector[seed] = cosine
+    vector[other] = math.sqrt(1.0 - cosine * cosine)
+    return vector
+
+
+def put_vector(session, content, vector, *, layer="profile", category=None, **extra):
+    return CompanionMemory.objects.create(
+        session=session,
+        user_id=session.user_id,
+        instance_id=session.instance_id if layer == "relationship" else None,
+        content=content,
+        embedding=vector,
+        category=category,
+        **extra,
+    )
+
+
+@pytest.fixture
+def decoys_and_lighthouse(session):
+    for i, cosine in enumerate((0.9, 0.8, 0.7, 0.6)):
+        put_vector(
+            session, f"a quiet evening number {i}", mix(1, 100 + i, cosine), layer="relationship"
+        )
+    return put(session, "We talked about the lighthouse at Cabo da Roca", 50, layer="relationship")
+
+
+@pytest.mark.django_db
+def test_without_hybrid_recall_the_nearest_vectors_win(session, decoys_and_lighthouse):
+    result = recall(session, 1, query_text="the lighthouse", hybrid=False)
+    assert [round(h.similarity, 6) for h in result.relationship] == [0.9, 0.8, 0.7]
+    assert [h.score for h in result.relationship] == pytest.approx([0.9, 0.8, 0.7])
+    assert all(h.text_rank == 0.0 for h in result.relationship)
+
+
+@pytest.mark.django_db
+def test_hybrid_recall_fuses_text_rank_and_vector_rank(session, decoys_and_lighthouse, settings):
+    settings.HYBRID_RRF_K = 60
+    result = recall(session, 1, query_text="Remember the lighthouse?")
+    contents = [h.content for h in result.relationship]
+    assert contents == [
+        "We talked about the lighthouse at Cabo da Roca",
+        "a quiet evening number 0",
+        "a quiet evening number 1",
+    ]
+    # The lighthouse is 5th by vector and 1st (only hit) by text; the decoys have no text term.
+    assert [h.score for h in result.relationship] == pytest.approx(
+        [1 / 65 + 1 / 61, 1 / 61, 1 / 62]
+    )
+    assert result.relationship[0].similarity == pytest.approx(0.0)
+    assert result.relationship[0].text_rank > 0.0
+
+
+@pytest.mark.django_db
+def test_hybrid_recall_is_the_default_and_can_be_switched_off(
+    session, decoys_and_lighthouse, settings
+):
+    settings.HYBRID_RECALL = True
+    assert (
+        recall(session, 1, query_text="lighthouse").relationship[0].content.startswith("We talked")
+    )
+    settings.HYBRID_RECALL = False
+    assert recall(session, 1, query_text="lighthouse").relationship[0].similarity == pytest.approx(
+        0.9
+    )
+
+
+@pytest.mark.django_db
+def test_the_rrf_constant_sets_how_much_one_text_hit_weighs(
+    session, decoys_and_lighthouse, settings
+):
+    settings.HYBRID_RRF_K = 1
+    # 1/(1+5) + 1/(1+1) = 0.667 beats 1/(1+1) = 0.5: still first, with the new constant's scores.
+    hits = recall(session, 1, query_text="lighthouse").relationship
+    assert [h.score for h in hits] == pytest.approx([1 / 6 + 1 / 2, 1 / 2, 1 / 3])
+
+
+@pytest.mark.django_db
+def test_a_query_of_stopwords_only_falls_back_to_vector_order(session, decoys_and_lighthouse):
+    hits = recall(session, 1, query_text="what about the").relationship
+    assert [h.score for h in hits] == pytest.approx([0.9, 0.8, 0.7])
+
+
+@pytest.mark.django_db
+def test_more_matching_terms_rank_higher_in_the_text_list(session):
+    put_vector(session, "nothing in common", mix(1, 20, 0.9), layer="relationship")
+    one = put_vector(session, "we went hiking", mix(1, 21, 0.5), layer="relationship")
+    two = put_vector(session, "hiking near the lake", mix(1, 22, 0.4), layer="relationship")
+    hits = recall(session, 1, query_text="hiking lake").relationship
+    assert [h.id for h in hits[:2]] == [two.id, one.id]
+    assert hits[0].text_rank > hits[1].text_rank > 0.0 == hits[2].text_rank
+    # Vector ranks 3 and 2, text ranks 1 and 2.
+    assert [h.score for h in hits] == pytest.approx([1 / 63 + 1 / 61, 2 / 62, 1 / 61])
+
+
+@pytest.mark.django_db
+def test_hybrid_fusion_ranks_within_each_profile_category(session):
+    put_vector(session, "drinks green tea", mix(1, 200, 0.9), category="preference")
+    put_vector(session, "likes jazz", mix(1, 201, 0.8), category="preference")
+    put(session, "hates the smell of coffee", 60, category="preference")
+    put_vector(session, "lives in Porto", mix(1, 202, 0.5), category="fact")
+    put(session, "has a coffee machine at work", 61, category="fact")
+    groups = dict(recall(session, 1, query_text="coffee").profile_groups)
+    assert [h.content for h in groups["preference"]] == [
+        "hates the smell of coffee",
+        "drinks green tea",
+    ]
+    assert [h.content for h in groups["fact"]] == ["has a coffee machine at work", "lives in Porto"]
+    # The coffee fact is 2nd of 2 by vector in its category and 1st by text.
+    assert groups["fact"][0].score == pytest.approx(1 / 62 + 1 / 61)
+
+
+@pytest.mark.django_db
+def test_recall_is_one_query(session, django_assert_num_queries):
+    put(session, "profile fact", 3, category="fact")
+    put(session, "raw", 3)
+    put(session, "relationship fact", 3, layer="relationship")
+    with django_assert_num_queries(1):
+        result = recall(session, 3, query_text="fact")
+    assert len(result.all_hits) == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("scope", "profile", "relationship"),
+    [
+        ("full", True, True),
+        ("neutral_and_relationship", True, True),
+        ("relationship_only", False, True),
+        ("neutral_only", False, False),
+        ("insights_only", False, False),
+        ("none", False, False),
+    ],
+)
+def test_memory_scope_gates_each_layer(session, scope, profile, relationship):
+    put(session, "profile fact", 3)
+    put(session, "relationship fact", 3, layer="relationship")
+    gate = resolve_memory_scope(scope)
+    result = recall(session, 3, profile=gate.profile, relationship=gate.relationship)
+    assert bool(result.profile_groups) is profile
+    assert bool(result.relationship) is relationship
+
+
+@pytest.mark.django_db
+def test_relationship_layer_needs_an_instance(session):
+    put(session, "relationship fact", 3, layer="relationship")
+    result = memory_recall(
+        user_id=session.user_id, instance_id=None, query_vector=unit(3), now=timezone.now()
+    )
+    assert result.is_empty()
+
+
+@pytest.mark.django_db
+def test_a_memory_deleted_by_its_owner_is_never_recalled_again(session):
+    gone = put(session, "the lighthouse", 5, layer="relationship")
+    put(session, "kept", 6, layer="relationship")
+    assert memory_soft_delete(memory_id=gone.id, user_id=session.user_id)
+    hits = recall(session, 5, query_text="lighthouse").relationship
+    assert [h.content for h in hits] == ["kept"]
+
+
+@pytest.mark.django_db
+def test_importance_weight_lifts_important_memories(session, settings):
+    put(session, "minor", 9, importance=0.1)
+    put(session, "major", 9, importance=0.9)
+    settings.IMPORTANCE_WEIGHT = 0.5
+    hits = recall(session, 9).profile_groups[0][1]
+    assert [h.content for h in hits] == ["major", "minor"]
+    assert [h.score for h in hits] == pytest.approx([1.45, 1.05])
+
+
+@pytest.mark.django_db
+def test_top_k_can_be_overridden_per_call(session):
+    for seed in range(100, 112):
+        put(session, f"relationship-{seed}", seed, layer="relationship")
+    hits = recall(session, 100, k_relationship=10).relationship
+    assert len(hits) == 10 and hits[0].content == "relationship-100"
+
+
+def test_text_query_ors_distinct_content_words():
+    assert text_query("Do you remember the Lighthouse? the LIGHTHOUSE at Sintra!") == (
+        "'remember' | 'lighthouse' | 'sintra'"
+    )
+    assert text_query("what about the") == ""
+    assert text_query(None) == ""
+    assert text_query("it's O'Brien's") == "'o' | 'brien'"
