@@ -48,25 +48,47 @@ logger = logging.getLogger(__name__)
 MAX_CANDIDATES = 10
 SCHEDULE_NAME = "eros-dreaming"
 
-_CLAIM_SQL = """
+#: Sessions a sweeper may claim now (parameters: now, idle_cutoff, stale_cutoff).
+_ELIGIBLE = """
+    s.last_active_at < %(idle_cutoff)s
+    AND (s.classification_claimed_at IS NULL OR s.classification_claimed_at < %(stale_cutoff)s)
+    AND (s.next_classification_at IS NULL OR s.next_classification_at <= %(now)s)
+    -- Every user message moves last_active_at, so a session not active since its last
+    -- classification holds nothing new: this keeps settled sessions off chat_messages.
+    AND (s.classified_at IS NULL OR s.last_active_at > s.classified_at)
+    AND EXISTS (
+        SELECT 1 FROM chat_messages m
+        WHERE m.session_id = s.id AND m.role IN ('user', 'assistant')
+          AND (s.classified_at IS NULL OR m.sent_at > s.classified_at))
+"""
+
+_CLAIM_SQL = f"""
 UPDATE chat_sessions SET classification_claimed_at = %(now)s
 WHERE id IN (
     SELECT s.id FROM chat_sessions s
-    WHERE s.last_active_at < %(idle_cutoff)s
-      AND (s.classification_claimed_at IS NULL OR s.classification_claimed_at < %(stale_cutoff)s)
-      AND (s.next_classification_at IS NULL OR s.next_classification_at <= %(now)s)
-      -- Every user message moves last_active_at, so a session not active since its last
-      -- classification holds nothing new: this keeps settled sessions off chat_messages.
-      AND (s.classified_at IS NULL OR s.last_active_at > s.classified_at)
-      AND EXISTS (
-          SELECT 1 FROM chat_messages m
-          WHERE m.session_id = s.id AND m.role IN ('user', 'assistant')
-            AND (s.classified_at IS NULL OR m.sent_at > s.classified_at))
+    WHERE {_ELIGIBLE}
     ORDER BY s.last_active_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED)
 RETURNING id, user_id, instance_id, classified_at, classification_attempts
 """
+
+_BACKLOG_SQL = f"SELECT count(*) FROM chat_sessions s WHERE {_ELIGIBLE}"
+
+
+def _window(now: datetime) -> dict:
+    return {
+        "now": now,
+        "idle_cutoff": now - timedelta(seconds=settings.DREAMING_IDLE_SECS),
+        "stale_cutoff": now - timedelta(seconds=settings.DREAMING_CLAIM_STALE_SECS),
+    }
+
+
+def dreaming_backlog(*, now: datetime | None = None) -> int:
+    """How many sessions a sweeper could claim at ``now`` (default: the current time)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_BACKLOG_SQL, _window(now or timezone.now()))
+        return cursor.fetchone()[0]
 
 
 @dataclass(frozen=True)
@@ -130,14 +152,7 @@ class DreamingOutcome:
 
 def _claim(now: datetime):
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM_SQL,
-            {
-                "now": now,
-                "idle_cutoff": now - timedelta(seconds=settings.DREAMING_IDLE_SECS),
-                "stale_cutoff": now - timedelta(seconds=settings.DREAMING_CLAIM_STALE_SECS),
-            },
-        )
+        cursor.execute(_CLAIM_SQL, _window(now))
         return cursor.fetchone()
 
 
