@@ -1,0 +1,152 @@
+"""``/comp/user/{user_id}/memories`` and ``/comp/user/{user_id}/data``: users control what eros
+remembers about them (DESIGN §4). Owner-only: the path's user must be the token's ``sub``."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from companions.apis import ErrorSerializer
+from eros.api import ApiError, UpstreamError
+from eros.llm.base import ProviderError
+from eros.llm.providers import get_embedder
+from memory.models import CATEGORIES, LAYERS, CompanionMemory
+from memory.selectors import memory_list
+from memory.services import memory_soft_delete
+from memory.services.erase import ERASED_KINDS, user_data_erase
+
+
+def _errors(*codes: int) -> dict:
+    return {code: OpenApiResponse(ErrorSerializer) for code in codes}
+
+
+def _owner_only(request, user_id: uuid.UUID) -> None:
+    if request.user.id != user_id:
+        raise ApiError(403, "forbidden", "you can only manage your own memories and data")
+
+
+class MemoryListInputSerializer(serializers.Serializer):
+    layer = serializers.ChoiceField(choices=LAYERS, required=False)
+    instance_id = serializers.UUIDField(required=False)
+    category = serializers.ChoiceField(choices=CATEGORIES, required=False)
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=settings.MAX_MESSAGE_CHARS
+    )
+    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+
+
+class MemorySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    layer = serializers.ChoiceField(choices=LAYERS)
+    session_id = serializers.UUIDField()
+    instance_id = serializers.UUIDField(allow_null=True)
+    category = serializers.CharField(allow_null=True)
+    content = serializers.CharField()
+    source_message_ids = serializers.ListField(child=serializers.UUIDField())
+    importance = serializers.FloatField(allow_null=True)
+    occurred_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    similarity = serializers.FloatField(
+        required=False, help_text="cosine similarity to `q` in [-1, 1]; only with `q`"
+    )
+
+
+class MemoryListOutputSerializer(serializers.Serializer):
+    user_id = serializers.UUIDField()
+    memories = MemorySerializer(many=True)
+    total = serializers.IntegerField()
+    has_more = serializers.BooleanField()
+
+
+class MemoryListApi(APIView):
+    """The user's memories (never their vectors), newest first or, with `q`, most similar first."""
+
+    InputSerializer = MemoryListInputSerializer
+    OutputSerializer = MemoryListOutputSerializer
+
+    @extend_schema(
+        tags=["memory"],
+        operation_id="memories_list",
+        parameters=[InputSerializer],
+        responses={200: OutputSerializer, **_errors(400, 401, 403, 502)},
+    )
+    def get(self, request, user_id):
+        _owner_only(request, user_id)
+        data = self.InputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        params = dict(data.validated_data)
+        q = params.pop("q", "").strip()
+        query_vector = None
+        if q:
+            try:
+                query_vector = get_embedder().embed_query(q)
+            except ProviderError as exc:
+                raise UpstreamError("the embeddings provider failed; please retry") from exc
+        page = memory_list(user_id=user_id, query_vector=query_vector, **params)
+        return Response(
+            self.OutputSerializer(
+                {
+                    "user_id": user_id,
+                    "memories": page.items,
+                    "total": page.total,
+                    "has_more": page.has_more,
+                }
+            ).data
+        )
+
+
+class MemoryDeleteOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    deleted_at = serializers.DateTimeField()
+
+
+class MemoryDeleteApi(APIView):
+    """Forget one memory: it is soft-deleted and never recalled again."""
+
+    OutputSerializer = MemoryDeleteOutputSerializer
+
+    @extend_schema(
+        tags=["memory"],
+        operation_id="memories_delete",
+        responses={200: OutputSerializer, **_errors(401, 403, 404)},
+    )
+    def delete(self, request, user_id, memory_id):
+        _owner_only(request, user_id)
+        if not memory_soft_delete(memory_id=memory_id, user_id=user_id):
+            raise ApiError(404, "not_found", "memory not found")
+        deleted_at = (
+            CompanionMemory.objects.filter(id=memory_id).values_list("deleted_at", flat=True).get()
+        )
+        return Response(self.OutputSerializer({"id": memory_id, "deleted_at": deleted_at}).data)
+
+
+class UserDataEraseOutputSerializer(serializers.Serializer):
+    user_id = serializers.UUIDField()
+    erased = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="rows deleted per kind: " + ", ".join(ERASED_KINDS),
+    )
+
+
+class UserDataEraseApi(APIView):
+    """Erase everything eros holds about the user: sessions and their messages, affinity and its
+    events, memories, the insight profile and persona instances. Cannot be undone."""
+
+    OutputSerializer = UserDataEraseOutputSerializer
+
+    @extend_schema(
+        tags=["memory"],
+        operation_id="user_data_erase",
+        responses={200: OutputSerializer, **_errors(401, 403)},
+    )
+    def delete(self, request, user_id):
+        _owner_only(request, user_id)
+        erased = user_data_erase(user_id=user_id)
+        return Response(self.OutputSerializer({"user_id": user_id, "erased": erased}).data)

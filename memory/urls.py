@@ -1,0 +1,13 @@
+from django.urls import path
+
+from memory import apis
+
+urlpatterns = [
+    path("user/<uuid:user_id>/memories", apis.MemoryListApi.as_view(), name="memories-list"),
+    path(
+        "user/<uuid:user_id>/memories/<uuid:memory_id>",
+        apis.MemoryDeleteApi.as_view(),
+        name="memories-delete",
+    ),
+    path("user/<uuid:user_id>/data", apis.UserDataEraseApi.as_view(), name="user-data-erase"),
+]
