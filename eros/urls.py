@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("comp/", include("personas.urls")),
     path("comp/", include("companions.urls")),
+    path("comp/", include("insights.urls")),
 ]
 
 handler400 = "eros.api.json_bad_request"
