@@ -462,13 +462,14 @@ class GiftDeltasSerializer(serializers.Serializer):
     patience = _delta_field()
     tension = _delta_field()
 
-    def validate(self, attrs):
-        unknown = sorted(set(self.initial_data) - set(AXES))
-        if unknown:
-            raise serializers.ValidationError(
-                {unknown[0]: [f"unknown axis; expected axes from {', '.join(AXES)}"]}
-            )
-        return attrs
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(AXES))
+            if unknown:
+                raise serializers.ValidationError(
+                    {unknown[0]: [f"unknown axis; expected axes from {', '.join(AXES)}"]}
+                )
+        return super().to_internal_value(data)
 
 
 class GiftSendApi(APIView):

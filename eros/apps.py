@@ -23,7 +23,8 @@ class ErosConfig(AppConfig):
             auth._validator_for.cache_clear()
             providers.reset()
 
-        setting_changed.connect(_reset_caches, dispatch_uid="eros-reset-caches")
+        # weak=False: the receiver is a local function, which a weak reference would lose.
+        setting_changed.connect(_reset_caches, weak=False, dispatch_uid="eros-reset-caches")
 
 
 def check_token_validator(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
