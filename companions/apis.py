@@ -1,76 +1,131 @@
-"""``/comp/chat/*``: one APIView per operation (DESIGN §4)."""
+"""``/comp/chat/*`` and ``/comp/affinity/*``: one APIView per operation (DESIGN §4).
+
+Every session route checks ownership first (unknown session 404, another user's 403), then
+validates its input; every error is the one JSON shape of :mod:`eros.api`.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from companions.scopes import ScopeError, resolve_affinity_scope, resolve_memory_scope
-from companions.selectors import session_for_user
+from companions.domain.types import AffinityDeltas
+from companions.models import ChatMessage
+from companions.scopes import (
+    AFFINITY_PRESETS,
+    AXES,
+    MEMORY_SCOPES,
+    ScopeError,
+    resolve_affinity_scope,
+    resolve_memory_scope,
+)
+from companions.selectors import (
+    gift_events_page,
+    message_history_page,
+    session_for_user,
+    session_list_for_user,
+    training_level_for_user,
+    turn_reply,
+    user_message_in_session,
+)
+from companions.services import affinity as affinity_service
 from companions.services.chat_pipeline import (
     should_show_cta,
     turn_begin,
+    turn_enqueue,
     turn_run,
     typing_delay_ms,
 )
+from companions.services.gifts import gift_apply
 from companions.services.sessions import session_start
-from eros.api import PayloadTooLarge
+from eros.api import ApiError, PayloadTooLarge, forbid_other_user
+from eros.fields import (
+    JSONObjectField,
+    QueryIntegerField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictUUIDField,
+)
+from eros.schema import error_responses
+
+HISTORY_DEFAULT_LIMIT = 20
+HISTORY_MAX_LIMIT = 50
+GIFTS_DEFAULT_LIMIT = 20
+GIFTS_MAX_LIMIT = 50
+GIFT_DELTA_BOUND = 1.0
+GIFT_LABEL_MAX_CHARS = 200
 
 
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField(required=False)
+# --- shared input pieces ---------------------------------------------------------------------
 
 
-def _errors(*codes: int) -> dict:
-    return {code: OpenApiResponse(ErrorSerializer) for code in codes}
+class PageQuerySerializer(serializers.Serializer):
+    """``limit`` and ``offset`` query parameters; out-of-range values are clamped."""
 
-
-class ChatStartInputSerializer(serializers.Serializer):
-    genome_id = serializers.UUIDField(required=False, allow_null=True)
-    instance_id = serializers.UUIDField(required=False, allow_null=True)
-    is_demo = serializers.BooleanField(required=False, default=False)
-
-
-class ChatStartOutputSerializer(serializers.Serializer):
-    session_id = serializers.UUIDField()
-    instance_id = serializers.UUIDField()
-    persona_name = serializers.CharField()
-    is_new = serializers.BooleanField()
-
-
-class ChatStartApi(APIView):
-    """Start a chat with a persona, or resume the latest session with it."""
-
-    InputSerializer = ChatStartInputSerializer
-    OutputSerializer = ChatStartOutputSerializer
-
-    @extend_schema(
-        tags=["companion"],
-        operation_id="chat_start",
-        request=InputSerializer,
-        responses={200: OutputSerializer, **_errors(400, 401, 403, 404, 409)},
+    limit = QueryIntegerField(required=False, help_text="Page size, clamped to 1–50 (default 20).")
+    offset = QueryIntegerField(
+        required=False, help_text="How many items to skip from the newest; negatives count as 0."
     )
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        started = session_start(user_id=request.user.id, **data.validated_data)
-        return Response(
-            self.OutputSerializer(
-                {
-                    "session_id": started.session.id,
-                    "instance_id": started.instance.id,
-                    "persona_name": started.instance.genome.name,
-                    "is_new": started.is_new,
-                }
-            ).data
-        )
+
+    def page(self, *, default: int, maximum: int) -> tuple[int, int]:
+        limit = self.validated_data.get("limit", default)
+        offset = self.validated_data.get("offset", 0)
+        return max(1, min(maximum, limit)), max(0, offset)
 
 
+def _page(request, *, default: int, maximum: int) -> tuple[int, int]:
+    query = PageQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.page(default=default, maximum=maximum)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": settings.MAX_MESSAGE_CHARS,
+        "pattern": r"\S",
+        "description": f"The user's message: not blank, at most {settings.MAX_MESSAGE_CHARS} "
+        "characters (MAX_MESSAGE_CHARS; longer is a 413).",
+    }
+)
+class MessageTextField(StrictCharField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": list(MEMORY_SCOPES),
+        "nullable": True,
+        "description": "Which memory prompt assembly may use (default "
+        "`neutral_and_relationship`); it never changes what is stored.",
+    }
+)
+class MemoryScopeField(serializers.Field):
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": list(AFFINITY_PRESETS)},
+            {"type": "array", "items": {"type": "string", "enum": list(AXES)}},
+        ],
+        "nullable": True,
+        "description": "Which affinity axes shape the reply: a preset (default `bond`) or a "
+        "list of axis names; it never changes what is stored.",
+    }
+)
 class AffinityScopeField(serializers.JSONField):
     """A preset name or a list of axis names."""
 
@@ -78,9 +133,14 @@ class AffinityScopeField(serializers.JSONField):
 class MessageInputSerializer(serializers.Serializer):
     """``message`` (alias ``content``), plus optional prompt-assembly scopes."""
 
-    message = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    memory_scope = serializers.CharField(required=False, allow_null=True)
+    message = MessageTextField(required=False, allow_blank=True, trim_whitespace=False)
+    content = MessageTextField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Alias of `message`, used when `message` is absent.",
+    )
+    memory_scope = MemoryScopeField(required=False, allow_null=True)
     affinity_scope = AffinityScopeField(required=False, allow_null=True)
 
     def validate(self, attrs):
@@ -102,39 +162,97 @@ class MessageInputSerializer(serializers.Serializer):
             raise serializers.ValidationError({"memory_scope": [str(exc)]}) from None
         try:
             affinity_axes = resolve_affinity_scope(attrs.get("affinity_scope"))
-        except ScopeError as exc:
+        except (ScopeError, TypeError) as exc:
             raise serializers.ValidationError({"affinity_scope": [str(exc)]}) from None
         return {"text": text, "memory_scope": memory_scope, "affinity_axes": affinity_axes}
 
 
-class ChatMessageOutputSerializer(serializers.Serializer):
-    reply = serializers.CharField(allow_null=True)
-    ghosted = serializers.BooleanField()
-    message_id = serializers.UUIDField(allow_null=True)
-    user_message_id = serializers.UUIDField()
-    session_id = serializers.UUIDField()
-    lead_score = serializers.FloatField()
-    should_show_cta = serializers.BooleanField()
-    typing_delay_ms = serializers.IntegerField()
-    agent_training_level = serializers.FloatField()
+def _validated_message(request) -> dict:
+    data = MessageInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return data.validated_data
+
+
+# --- chat start ------------------------------------------------------------------------------
+
+
+class ChatStartApi(APIView):
+    """Start a chat with a persona, or resume the latest session with it.
+
+    ``instance_id`` names the caller's active persona instance; otherwise ``genome_id`` names
+    an active persona, whose instance for the caller is reused or created. The latest session
+    with the instance is resumed (``is_new`` false, ``is_demo`` ignored), else one is created.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        genome_id = StrictUUIDField(required=False, allow_null=True)
+        instance_id = StrictUUIDField(
+            required=False, allow_null=True, help_text="Wins over `genome_id` when both are set."
+        )
+        is_demo = StrictBooleanField(
+            required=False,
+            default=False,
+            help_text="New sessions only: use DEMO_EMA_INERTIA for affinity updates.",
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        session_id = serializers.UUIDField()
+        instance_id = serializers.UUIDField()
+        persona_name = serializers.CharField()
+        is_new = serializers.BooleanField()
+
+    @extend_schema(
+        tags=["companion"],
+        operation_id="chat_start",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 403, 404, 409)},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        started = session_start(user_id=request.user.id, **data.validated_data)
+        return Response(
+            self.OutputSerializer(
+                {
+                    "session_id": started.session.id,
+                    "instance_id": started.instance.id,
+                    "persona_name": started.instance.genome.name,
+                    "is_new": started.is_new,
+                }
+            ).data
+        )
+
+
+# --- messages --------------------------------------------------------------------------------
 
 
 class ChatMessageApi(APIView):
-    """Send a message and wait for the persona's reply (``reply`` is null when ghosted)."""
+    """Send a message and wait for the persona's reply (``reply`` is null when ghosted).
 
-    OutputSerializer = ChatMessageOutputSerializer
+    The message is stored before anything else, so it is kept whatever happens next. A model
+    provider failure is a 502 ``upstream_error`` (the turn is then ``failed``).
+    """
+
+    class OutputSerializer(serializers.Serializer):
+        reply = serializers.CharField(allow_null=True)
+        ghosted = serializers.BooleanField()
+        message_id = serializers.UUIDField(allow_null=True, help_text="The reply's id.")
+        user_message_id = serializers.UUIDField()
+        session_id = serializers.UUIDField()
+        lead_score = serializers.FloatField(help_text="0–10.")
+        should_show_cta = serializers.BooleanField()
+        typing_delay_ms = serializers.IntegerField(min_value=800, max_value=2499)
+        agent_training_level = serializers.FloatField(help_text="0–1.")
 
     @extend_schema(
         tags=["companion"],
         operation_id="chat_message",
         request=MessageInputSerializer,
-        responses={200: OutputSerializer, **_errors(400, 401, 403, 404, 413, 502)},
+        responses={200: OutputSerializer, **error_responses(400, 403, 404, 413, 502)},
     )
     def post(self, request, session_id):
         session = session_for_user(session_id=session_id, user_id=request.user.id)
-        data = MessageInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        params = data.validated_data
+        params = _validated_message(request)
         user_message = turn_begin(session=session, content=params["text"])
         outcome = turn_run(
             session=session,
@@ -160,3 +278,338 @@ class ChatMessageApi(APIView):
                 }
             ).data
         )
+
+
+class ChatMessageAsyncApi(APIView):
+    """Store a message and answer 202 at once; the turn runs on a worker.
+
+    Poll ``GET /comp/chat/{session_id}/pending/{user_message_id}`` for the outcome.
+    """
+
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=["processing"])
+        user_message_id = serializers.UUIDField()
+        session_id = serializers.UUIDField()
+
+    @extend_schema(
+        tags=["companion"],
+        operation_id="chat_message_async",
+        request=MessageInputSerializer,
+        responses={202: OutputSerializer, **error_responses(400, 403, 404, 413)},
+    )
+    def post(self, request, session_id):
+        session = session_for_user(session_id=session_id, user_id=request.user.id)
+        params = _validated_message(request)
+        user_message = turn_begin(session=session, content=params["text"])
+        turn_enqueue(
+            user_message=user_message,
+            memory_scope=params["memory_scope"],
+            affinity_axes=params["affinity_axes"],
+        )
+        body = {
+            "status": "processing",
+            "user_message_id": user_message.id,
+            "session_id": session.id,
+        }
+        return Response(self.OutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PendingReplySerializer(serializers.Serializer):
+    reply = serializers.CharField()
+    message_id = serializers.UUIDField()
+    lead_score = serializers.FloatField()
+    should_show_cta = serializers.BooleanField()
+    agent_training_level = serializers.FloatField()
+    sent_at = serializers.DateTimeField()
+
+
+class ChatPendingApi(APIView):
+    """The outcome of an asynchronous turn, by the id of its user message.
+
+    ``processing`` (still running), ``completed`` (``message`` holds the reply), ``ghosted``
+    (the persona chose not to answer) or ``error`` (the turn failed; the message is kept).
+    """
+
+    STATUS_BY_TURN = {
+        ChatMessage.TURN_PENDING: "processing",
+        ChatMessage.TURN_REPLIED: "completed",
+        ChatMessage.TURN_GHOSTED: "ghosted",
+        ChatMessage.TURN_FAILED: "error",
+    }
+
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=["processing", "completed", "ghosted", "error"])
+        message = PendingReplySerializer(allow_null=True)
+
+    @extend_schema(
+        tags=["companion"],
+        operation_id="chat_pending",
+        responses={200: OutputSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request, session_id, message_id):
+        session = session_for_user(session_id=session_id, user_id=request.user.id)
+        user_message = user_message_in_session(session=session, message_id=message_id)
+        reply = turn_reply(user_message=user_message)
+        turn_status = user_message.turn_status
+        if turn_status is None:  # rows written outside the pipeline carry no status
+            turn_status = ChatMessage.TURN_REPLIED if reply else ChatMessage.TURN_PENDING
+        state = self.STATUS_BY_TURN[turn_status]
+        message = None
+        if state == "completed":
+            if reply is None:
+                state = "error"
+            else:
+                level = training_level_for_user(user_id=session.user_id)
+                session.refresh_from_db(fields=["lead_score"])
+                message = {
+                    "reply": reply.content,
+                    "message_id": reply.id,
+                    "lead_score": session.lead_score,
+                    "should_show_cta": should_show_cta(session.lead_score, level),
+                    "agent_training_level": level,
+                    "sent_at": reply.sent_at,
+                }
+        return Response(self.OutputSerializer({"status": state, "message": message}).data)
+
+
+# --- history and sessions --------------------------------------------------------------------
+
+
+class HistoryMessageSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    role = serializers.ChoiceField(
+        choices=[ChatMessage.ROLE_USER, ChatMessage.ROLE_ASSISTANT, ChatMessage.ROLE_GIFT_USER]
+    )
+    content = serializers.CharField()
+    sent_at = serializers.DateTimeField()
+
+
+class ChatHistoryApi(APIView):
+    """A page of the conversation, oldest first; ``offset`` counts back from the newest.
+
+    Lists user, assistant and gift messages (``system_error`` rows are for operators).
+    ``total`` counts all of them; ``has_more`` says whether older messages remain.
+    """
+
+    class OutputSerializer(serializers.Serializer):
+        session_id = serializers.UUIDField()
+        messages = HistoryMessageSerializer(many=True)
+        total = serializers.IntegerField(min_value=0)
+        has_more = serializers.BooleanField()
+
+    @extend_schema(
+        tags=["companion"],
+        operation_id="chat_history",
+        parameters=[PageQuerySerializer],
+        responses={200: OutputSerializer, **error_responses(400, 403, 404)},
+    )
+    def get(self, request, session_id):
+        session = session_for_user(session_id=session_id, user_id=request.user.id)
+        limit, offset = _page(request, default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT)
+        messages, total = message_history_page(session=session, limit=limit, offset=offset)
+        body = {
+            "session_id": session.id,
+            "messages": messages,
+            "total": total,
+            "has_more": offset + len(messages) < total,
+        }
+        return Response(self.OutputSerializer(body).data)
+
+
+class SessionSummarySerializer(serializers.Serializer):
+    session_id = serializers.UUIDField(source="id")
+    instance_id = serializers.UUIDField(allow_null=True)
+    persona_name = serializers.CharField(allow_null=True)
+    lead_score = serializers.FloatField()
+    is_converted = serializers.BooleanField()
+    last_active_at = serializers.DateTimeField()
+
+
+class ChatSessionListApi(APIView):
+    """The caller's sessions, most recently active first, with each persona's name."""
+
+    class OutputSerializer(serializers.Serializer):
+        user_id = serializers.UUIDField()
+        sessions = SessionSummarySerializer(many=True)
+
+    @extend_schema(
+        tags=["companion"],
+        operation_id="chat_sessions",
+        responses={200: OutputSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request, user_id):
+        forbid_other_user(path_user_id=user_id, caller_id=request.user.id)
+        sessions = session_list_for_user(user_id=user_id)
+        return Response(self.OutputSerializer({"user_id": user_id, "sessions": sessions}).data)
+
+
+# --- gifts -----------------------------------------------------------------------------------
+
+
+def _delta_field() -> StrictFloatField:
+    return StrictFloatField(
+        required=False, default=0.0, min_value=-GIFT_DELTA_BOUND, max_value=GIFT_DELTA_BOUND
+    )
+
+
+class GiftDeltasSerializer(serializers.Serializer):
+    """Raw per-axis changes in [-1, 1]; absent axes are 0. The EMA damps them when applied."""
+
+    warmth = _delta_field()
+    trust = _delta_field()
+    intrigue = _delta_field()
+    intimacy = _delta_field()
+    patience = _delta_field()
+    tension = _delta_field()
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(AXES))
+            if unknown:
+                raise serializers.ValidationError(
+                    {unknown[0]: [f"unknown axis; expected axes from {', '.join(AXES)}"]}
+                )
+        return super().to_internal_value(data)
+
+
+class GiftSendApi(APIView):
+    """Give the persona a gift: its deltas move the affinity at once (no model call).
+
+    Appends a ``gift_user`` message (its content is the label) and one ``gift`` affinity
+    event; ``applied_deltas`` echoes the raw deltas (the EMA-damped change is in the vector).
+    """
+
+    class InputSerializer(serializers.Serializer):
+        deltas = GiftDeltasSerializer()
+        label = StrictCharField(
+            required=False,
+            allow_null=True,
+            max_length=GIFT_LABEL_MAX_CHARS,
+            help_text='What was given (default "gift").',
+        )
+        metadata = JSONObjectField(required=False, allow_null=True)
+
+    class OutputSerializer(serializers.Serializer):
+        reply = serializers.CharField(allow_null=True, help_text="Always null.")
+        applied_deltas = GiftDeltasSerializer()
+        relationship_label = serializers.CharField()
+
+    @extend_schema(
+        tags=["companion"],
+        operation_id="gift_send",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 403, 404, 409)},
+    )
+    def post(self, request, session_id):
+        session = session_for_user(session_id=session_id, user_id=request.user.id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = data.validated_data
+        deltas = AffinityDeltas.from_mapping(params["deltas"])
+        outcome = gift_apply(
+            session=session,
+            deltas=deltas,
+            label=(params.get("label") or "").strip() or None,
+            metadata=params.get("metadata"),
+        )
+        body = {
+            "reply": None,
+            "applied_deltas": deltas.as_dict(),
+            "relationship_label": outcome.affinity.relationship_label,
+        }
+        return Response(self.OutputSerializer(body).data)
+
+
+class GiftSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    label = serializers.CharField()
+    deltas = GiftDeltasSerializer()
+    metadata = serializers.DictField()
+    created_at = serializers.DateTimeField()
+
+
+class GiftListApi(APIView):
+    """The session's gifts, newest first, paginated like the history."""
+
+    class OutputSerializer(serializers.Serializer):
+        gifts = GiftSerializer(many=True)
+        total = serializers.IntegerField(min_value=0)
+        has_more = serializers.BooleanField()
+
+    @extend_schema(
+        tags=["companion"],
+        operation_id="gift_list",
+        parameters=[PageQuerySerializer],
+        responses={200: OutputSerializer, **error_responses(400, 403, 404)},
+    )
+    def get(self, request, session_id):
+        session = session_for_user(session_id=session_id, user_id=request.user.id)
+        limit, offset = _page(request, default=GIFTS_DEFAULT_LIMIT, maximum=GIFTS_MAX_LIMIT)
+        events, total = gift_events_page(session=session, limit=limit, offset=offset)
+        gifts = []
+        for event in events:
+            context = event.context or {}
+            gifts.append(
+                {
+                    "id": event.id,
+                    "label": context.get("label") or "gift",
+                    "deltas": AffinityDeltas.from_mapping(event.deltas or {}).as_dict(),
+                    "metadata": context.get("metadata") or {},
+                    "created_at": event.created_at,
+                }
+            )
+        body = {"gifts": gifts, "total": total, "has_more": offset + len(gifts) < total}
+        return Response(self.OutputSerializer(body).data)
+
+
+# --- affinity debug --------------------------------------------------------------------------
+
+
+class AffinityDetailApi(APIView):
+    """The session's affinity as of now (decay applied, nothing written); debugging aid.
+
+    Exists only when ``EXPOSE_AFFINITY_DEBUG=true``; otherwise every request is a 404.
+    A session without an affinity row yet (no turn so far) is a 404 too.
+    """
+
+    class OutputSerializer(serializers.Serializer):
+        session_id = serializers.UUIDField()
+        warmth = serializers.FloatField(help_text="-1..1")
+        trust = serializers.FloatField(help_text="0..1")
+        intrigue = serializers.FloatField(help_text="0..1")
+        intimacy = serializers.FloatField(help_text="0..1")
+        patience = serializers.FloatField(help_text="0..1")
+        tension = serializers.FloatField(help_text="0..1")
+        ghost_streak = serializers.IntegerField()
+        total_ghosts = serializers.IntegerField()
+        last_ghost_at = serializers.DateTimeField(allow_null=True)
+        relationship_label = serializers.CharField(allow_null=True)
+        updated_at = serializers.DateTimeField(help_text="When the stored row was last written.")
+
+    def initial(self, request, *args, **kwargs):
+        # Disabled means absent: a 404 before authentication, like an unknown route.
+        if not settings.EXPOSE_AFFINITY_DEBUG:
+            raise ApiError(404, "not_found", f"no route for {request.path}")
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["debug"],
+        operation_id="affinity_detail",
+        responses={200: OutputSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request, session_id):
+        session = session_for_user(session_id=session_id, user_id=request.user.id)
+        row = affinity_service.affinity_for_session(session.id)
+        if row is None:
+            raise ApiError(404, "not_found", "this session has no affinity yet")
+        value = affinity_service.decayed_view(row, now=timezone.now())
+        body = {
+            "session_id": session.id,
+            **value.vector(),
+            "ghost_streak": row.ghost_streak,
+            "total_ghosts": row.total_ghosts,
+            "last_ghost_at": row.last_ghost_at,
+            "relationship_label": row.relationship_label,
+            "updated_at": row.updated_at,
+        }
+        return Response(self.OutputSerializer(body).data)

@@ -30,3 +30,11 @@ def affinity_update_turn(user_message_id: str) -> str | None:
 
     event = update(user_message_id=user_message_id)
     return event.context.get("source") if event else None
+
+
+def turn_run_queued(user_message_id: str, memory_scope: str, affinity_axes: list[str]) -> str:
+    from companions.services.chat_pipeline import turn_run_queued as run
+
+    return run(
+        user_message_id=user_message_id, memory_scope=memory_scope, affinity_axes=affinity_axes
+    )

@@ -8,9 +8,11 @@ Every error a client can see goes through here (DESIGN §4): DRF's own exception
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -55,6 +57,12 @@ class UpstreamError(ApiError):
         super().__init__(502, "upstream_error", message)
 
 
+def forbid_other_user(*, path_user_id: uuid.UUID, caller_id: uuid.UUID) -> None:
+    """Raise 403 ``forbidden`` when a path names another user than the token's ``sub``."""
+    if path_user_id != caller_id:
+        raise ApiError(403, "forbidden", "not your data")
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict:
     body = {"error": code, "message": message}
     if details:
@@ -80,6 +88,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = exceptions.NotFound(str(exc) or "not found")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or "forbidden")
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge("the request body is too large")
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError("the request was rejected as malformed")
 
     if isinstance(exc, ApiError):
         body = error_body(exc.code, exc.message, exc.details)

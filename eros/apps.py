@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class ErosConfig(AppConfig):
@@ -9,6 +10,11 @@ class ErosConfig(AppConfig):
         from django.core.signals import setting_changed
 
         import eros.schema  # noqa: F401  (registers the OpenAPI bearer scheme)
+        from eros.auth import check_token_sources
+
+        # Outside development, a process without a JWT source must not start at all.
+        check_token_sources()
+        checks.register(check_token_validator, checks.Tags.security)
 
         def _reset_caches(*, setting: str, **kwargs) -> None:
             from eros import auth
@@ -17,4 +23,26 @@ class ErosConfig(AppConfig):
             auth._validator_for.cache_clear()
             providers.reset()
 
-        setting_changed.connect(_reset_caches, dispatch_uid="eros-reset-caches")
+        # weak=False: the receiver is a local function, which a weak reference would lose.
+        setting_changed.connect(_reset_caches, weak=False, dispatch_uid="eros-reset-caches")
+
+
+def check_token_validator(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """System check ``eros.E001``: the validator named by ``EROS_TOKEN_VALIDATOR`` can be built."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    from eros.auth import _validator_for
+
+    try:
+        _validator_for(settings.EROS_TOKEN_VALIDATOR)
+    except (ImportError, ImproperlyConfigured, TypeError) as exc:
+        return [
+            checks.Error(
+                f"EROS_TOKEN_VALIDATOR={settings.EROS_TOKEN_VALIDATOR!r} cannot be used: {exc}",
+                hint="Set SUPABASE_URL, SUPABASE_JWKS_URL or SUPABASE_JWT_SECRET, or name an "
+                "importable validator class.",
+                id="eros.E001",
+            )
+        ]
+    return []

@@ -1,6 +1,32 @@
-"""OpenAPI extensions: the bearer scheme of ``eros.auth.JWTAuthentication``."""
+"""OpenAPI pieces shared by every app: the bearer scheme, the error body and its responses.
+
+:func:`add_error_responses` (a drf-spectacular post-processing hook) documents the errors that
+every operation can answer whatever its view says: 401 on authenticated operations, 400 and 415
+on operations with a body or query parameters, 404 on operations with path parameters (unknown
+ids, and path segments that are not UUIDs, answer 404). Views declare the rest (403, 409, 413,
+502 …) with :func:`error_responses`.
+"""
+
+from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+from eros.api import CODES
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `validation_error` (with `details` per field) or `bad_request`.",
+    401: "Missing, malformed, expired or otherwise invalid bearer token.",
+    403: "The resource belongs to another user.",
+    404: "Unknown resource or route.",
+    409: "The resource is in a state that does not allow this operation.",
+    413: "The request body, or the message in it, is too large.",
+    415: "The request body is not `application/json`.",
+    502: "The model provider failed after retries and fallback; the user message is kept.",
+    503: "The database is unreachable.",
+}
 
 
 class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -14,3 +40,75 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "JWT",
             "description": "A JWT whose `sub` is the user's UUID (HS256 or JWKS-signed).",
         }
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error body: ``{"error", "message", "details"?}``."""
+
+    error = serializers.ChoiceField(choices=sorted(set(CODES.values()) | {"internal"}))
+    message = serializers.CharField()
+    details = serializers.DictField(required=False)
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """Names the components of nested ``InputSerializer``/``OutputSerializer`` classes after
+    their view (``ChatStartApi.OutputSerializer`` → ``ChatStartOutput``), so every view can use
+    the same inner names without clashing."""
+
+    def get_serializer_name(self, serializer, direction):
+        name = super().get_serializer_name(serializer, direction)
+        outer, _, inner = type(serializer).__qualname__.rpartition(".")
+        if outer and inner.endswith("Serializer"):
+            return outer.rsplit(".", 1)[-1].removesuffix("Api") + name
+        return name
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """``responses=`` entries for ``codes``, each with the error body and a description."""
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS.get(code, ""))
+        for code in codes
+    }
+
+
+def add_error_responses(result, generator, request, public):
+    """Post-processing hook: add the generic error responses to every operation."""
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault(
+        "Error",
+        {
+            "type": "object",
+            "properties": {
+                "error": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object", "additionalProperties": {}},
+            },
+            "required": ["error", "message"],
+        },
+    )
+    for path, methods in result.get("paths", {}).items():
+        for operation in methods.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            wanted: set[int] = set()
+            if operation.get("security") != [] and any(
+                "bearerAuth" in s for s in operation.get("security", [])
+            ):
+                wanted.add(401)
+            params = operation.get("parameters", [])
+            if "requestBody" in operation:
+                wanted |= {400, 415}
+            if any(p.get("in") == "query" for p in params):
+                wanted.add(400)
+            if "{" in path:
+                wanted.add(404)
+            for code in sorted(wanted):
+                operation["responses"].setdefault(
+                    str(code),
+                    {
+                        "description": ERROR_DESCRIPTIONS[code],
+                        "content": {"application/json": {"schema": error_ref}},
+                    },
+                )
+    return result

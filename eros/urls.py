@@ -14,6 +14,7 @@ urlpatterns = [
     path("comp/", include("personas.urls")),
     path("comp/", include("companions.urls")),
     path("comp/", include("memory.urls")),
+    path("comp/", include("insights.urls")),
 ]
 
 handler400 = "eros.api.json_bad_request"

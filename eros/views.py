@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from django.db import connection
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import eros
 from eros.llm.providers import chat_provider_name, embeddings_provider_name
+
+HEALTH = inline_serializer(
+    "Health",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "degraded"]),
+        "service": serializers.CharField(),
+        "version": serializers.CharField(),
+        "timestamp": serializers.DateTimeField(),
+        "providers": inline_serializer(
+            "HealthProviders",
+            {"chat": serializers.CharField(), "embeddings": serializers.CharField()},
+        ),
+        "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
+    },
+)
 
 
 class HealthApi(APIView):
@@ -21,17 +36,11 @@ class HealthApi(APIView):
 
     @extend_schema(
         tags=["health"],
-        responses=inline_serializer(
-            "Health",
-            {
-                "status": serializers.CharField(),
-                "service": serializers.CharField(),
-                "version": serializers.CharField(),
-                "timestamp": serializers.DateTimeField(),
-                "providers": serializers.DictField(child=serializers.CharField()),
-                "database": serializers.CharField(),
-            },
-        ),
+        operation_id="healthz",
+        responses={
+            200: OpenApiResponse(HEALTH, description="Up, database reachable."),
+            503: OpenApiResponse(HEALTH, description="Up, but the database is unreachable."),
+        },
     )
     def get(self, request):
         try:

@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from companions import prompt as prompt_builder
@@ -155,34 +156,37 @@ def _recall(
     )
 
 
-def turn_run(
-    *,
-    session: ChatSession,
-    user_message: ChatMessage,
-    memory_scope: MemoryScope,
-    affinity_axes: frozenset[str],
-    chat_model: ChatModel | None = None,
-    embedder: Embedder | None = None,
-    now: datetime | None = None,
-) -> TurnOutcome:
-    """Run one turn for a stored user message and persist its outcome.
+class TurnAlreadyHandled(Exception):
+    """The user message's turn already ran (a redelivered background task); nothing to do."""
 
-    Raises ``ApiError`` 404 when the session's persona instance is gone, and
-    ``UpstreamError`` (502) when the chat model fails after retries and fallback; in that case
-    the user message is kept with ``turn_status=failed`` and a ``system_error`` row is written.
+
+#: First key of the advisory lock that serialises the turns of one session.
+TURN_LOCK_NAMESPACE = 0x65726F73  # "eros"
+
+
+def turn_lock(session_id: uuid.UUID) -> None:
+    """Take the session's turn lock until the end of the caller's transaction.
+
+    ``pg_advisory_xact_lock(namespace, key)`` with a 32-bit key from the session id; two
+    sessions sharing a key only wait for each other, which is harmless.
     """
-    started = time.perf_counter()
-    now = now or timezone.now()
-    chat_model = chat_model or get_chat_model()
-    embedder = embedder or get_embedder()
+    key = int.from_bytes(session_id.bytes[:4], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TURN_LOCK_NAMESPACE, key])
 
-    # --- gather ---------------------------------------------------------------------------
-    instance = (
-        persona_load_companion(instance_id=session.instance_id) if session.instance_id else None
-    )
-    if instance is None:
-        _fail_turn(user_message, reason="persona instance not found", now=now)
-        raise ApiError(404, "not_found", "persona instance not found")
+
+@dataclass(frozen=True)
+class _Decided:
+    plan: ActionPlan
+    affinity: Any
+    signals: ConversationSignals
+    insights: dict[str, Any]
+    level: float
+    context: dict[str, Any]
+
+
+def _decide(session: ChatSession, user_message: ChatMessage, instance, now: datetime) -> _Decided:
+    """Gather the decision's inputs (caller holds the turn lock) and ask the PDE for a plan."""
     genome = instance.genome
     affinity_row = affinity_service.affinity_get_or_create(session=session)
     affinity = affinity_service.decayed_view(affinity_row, now=now)
@@ -190,8 +194,6 @@ def turn_run(
     insights_row = CompanionInsights.objects.filter(user_id=session.user_id).first()
     insights = insights_row.insights if insights_row else {}
     level = training_level(insights)
-
-    # --- decide ---------------------------------------------------------------------------
     plan = pde.decide(
         DecisionInput(
             event=UserMessage(content=user_message.content, message_id=user_message.id),
@@ -200,7 +202,7 @@ def turn_run(
             signals=signals,
         )
     )
-    decision_context: dict[str, Any] = {
+    context: dict[str, Any] = {
         "plan": {
             "action": plan.action_type.value,
             "style": plan.reply_style.value,
@@ -217,9 +219,94 @@ def turn_run(
             ),
         },
     }
+    return _Decided(plan, affinity, signals, insights, level, context)
 
+
+def turn_run(
+    *,
+    session: ChatSession,
+    user_message: ChatMessage,
+    memory_scope: MemoryScope,
+    affinity_axes: frozenset[str],
+    chat_model: ChatModel | None = None,
+    embedder: Embedder | None = None,
+    now: datetime | None = None,
+) -> TurnOutcome:
+    """Run one turn for a stored user message and persist its outcome.
+
+    Raises ``ApiError`` 404 when the session's persona instance is gone, and
+    ``UpstreamError`` (502) when the chat model fails after retries and fallback; in that case
+    the user message is kept with ``turn_status=failed`` and a ``system_error`` row is written.
+    Any other failure also marks the turn ``failed`` before propagating, so it never stays
+    ``pending``. Raises :class:`TurnAlreadyHandled` when the message's turn already ran.
+    """
+    try:
+        return _run(
+            session=session,
+            user_message=user_message,
+            memory_scope=memory_scope,
+            affinity_axes=affinity_axes,
+            chat_model=chat_model,
+            embedder=embedder,
+            now=now,
+        )
+    except (ApiError, TurnAlreadyHandled):
+        raise
+    except Exception:
+        logger.exception("turn for message %s failed", user_message.id)
+        try:
+            _fail_turn(user_message, reason="internal error", now=timezone.now())
+        except DatabaseError:
+            logger.exception("could not mark turn %s failed", user_message.id)
+        raise
+
+
+def _run(
+    *,
+    session: ChatSession,
+    user_message: ChatMessage,
+    memory_scope: MemoryScope,
+    affinity_axes: frozenset[str],
+    chat_model: ChatModel | None,
+    embedder: Embedder | None,
+    now: datetime | None,
+) -> TurnOutcome:
+    started = time.perf_counter()
+    chat_model = chat_model or get_chat_model()
+    embedder = embedder or get_embedder()
+
+    # --- gather + decide, serialised per session ----------------------------------------
+    # Concurrent turns of one session take turns here, so each decision sees the ghost
+    # bookkeeping of the ones before it (two messages at once cannot both be ghosted inside
+    # the cooldown). The lock is a transaction-scoped advisory lock, released before any
+    # model call; it does not block writers of the session row (new user messages).
+    missing_persona = False
+    with transaction.atomic():
+        turn_lock(session.id)
+        status = (
+            ChatMessage.objects.filter(id=user_message.id)
+            .values_list("turn_status", flat=True)
+            .first()
+        )
+        if status not in (None, ChatMessage.TURN_PENDING):
+            raise TurnAlreadyHandled(f"turn {user_message.id} is already {status}")
+        now = now or timezone.now()
+        instance = (
+            persona_load_companion(instance_id=session.instance_id) if session.instance_id else None
+        )
+        if instance is None:
+            missing_persona = True
+        else:
+            decided = _decide(session, user_message, instance, now)
+            if decided.plan.action_type == ActionType.GHOST:
+                _persist_ghost(session, user_message, decided.plan, decided.context, now)
+    if missing_persona:
+        _fail_turn(user_message, reason="persona instance not found", now=now)
+        raise ApiError(404, "not_found", "persona instance not found")
+    genome = instance.genome
+    plan, affinity, signals = decided.plan, decided.affinity, decided.signals
+    insights, level, decision_context = decided.insights, decided.level, decided.context
     if plan.action_type == ActionType.GHOST:
-        _persist_ghost(session, user_message, plan, decision_context, now)
         return TurnOutcome(session, user_message, None, plan, level)
 
     # --- act ------------------------------------------------------------------------------
@@ -297,6 +384,15 @@ def _persist_reply(
 ) -> ChatMessage:
     now = timezone.now()
     with transaction.atomic():
+        # Only a pending turn may take a reply: a second run of the same turn (a redelivered
+        # task) loses here and leaves no duplicate reply.
+        claimed = (
+            ChatMessage.objects.filter(id=user_message.id)
+            .filter(Q(turn_status=ChatMessage.TURN_PENDING) | Q(turn_status__isnull=True))
+            .update(turn_status=ChatMessage.TURN_REPLIED)
+        )
+        if not claimed:
+            raise TurnAlreadyHandled(f"turn {user_message.id} was answered meanwhile")
         assistant = ChatMessage.objects.create(
             session=session,
             role=ChatMessage.ROLE_ASSISTANT,
@@ -305,7 +401,6 @@ def _persist_reply(
             reply_to_id=user_message.id,
             context=context,
         )
-        ChatMessage.objects.filter(id=user_message.id).update(turn_status=ChatMessage.TURN_REPLIED)
         ChatSession.objects.filter(id=session.id).update(last_active_at=now)
         _reset_streak(session, now)
         transaction.on_commit(lambda: _enqueue_post_process(user_message.id))
@@ -363,3 +458,61 @@ def _enqueue_post_process(user_message_id: uuid.UUID) -> None:
         task_name=f"post-process {user_message_id}",
         group="post-process",
     )
+
+
+def turn_enqueue(
+    *, user_message: ChatMessage, memory_scope: MemoryScope, affinity_axes: frozenset[str]
+) -> None:
+    """Run the turn of a stored user message on a worker, once the message is committed.
+
+    The scopes travel with the task (by name and axis list), since nothing about them is
+    persisted.
+    """
+    from django_q.tasks import async_task
+
+    message_id = str(user_message.id)
+    transaction.on_commit(
+        lambda: async_task(
+            "companions.tasks.turn_run_queued",
+            message_id,
+            memory_scope.name,
+            sorted(affinity_axes),
+            task_name=f"turn {message_id}",
+            group="turns",
+        )
+    )
+
+
+def turn_run_queued(
+    *, user_message_id: uuid.UUID | str, memory_scope: str, affinity_axes: list[str]
+) -> str:
+    """Worker side of ``message_async``: run the turn if it is still pending.
+
+    Returns the turn's final ``turn_status`` (``replied``, ``ghosted``, ``failed``), or
+    ``missing`` when the message no longer exists. A failed turn is already recorded by
+    :func:`turn_run` (``failed`` + ``system_error`` row), so the poller sees ``error``.
+    """
+    from companions.scopes import resolve_affinity_scope, resolve_memory_scope
+
+    message = (
+        ChatMessage.objects.select_related("session")
+        .filter(id=user_message_id, role=ChatMessage.ROLE_USER)
+        .first()
+    )
+    if message is None:
+        return "missing"
+    if message.turn_status not in (None, ChatMessage.TURN_PENDING):
+        return message.turn_status
+    try:
+        outcome = turn_run(
+            session=message.session,
+            user_message=message,
+            memory_scope=resolve_memory_scope(memory_scope),
+            affinity_axes=resolve_affinity_scope(affinity_axes),
+        )
+    except TurnAlreadyHandled:
+        message.refresh_from_db(fields=["turn_status"])
+        return message.turn_status or ChatMessage.TURN_PENDING
+    except ApiError:
+        return ChatMessage.TURN_FAILED
+    return outcome.user_message.turn_status or ChatMessage.TURN_REPLIED

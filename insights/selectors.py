@@ -1,0 +1,15 @@
+"""Insight reads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from insights.models import CompanionInsights
+
+
+def insights_for_user(*, user_id: uuid.UUID) -> dict[str, Any] | None:
+    """The user's stored profile object, or None when eros holds none yet."""
+    return (
+        CompanionInsights.objects.filter(user_id=user_id).values_list("insights", flat=True).first()
+    )

@@ -1,0 +1,40 @@
+"""Helpers for API tests: the error-shape assertion and a database snapshot."""
+
+from __future__ import annotations
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    """``response`` is the JSON error shape with ``status`` and ``code``; returns the body."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert body["error"] == code, body
+    assert isinstance(body["message"], str) and body["message"]
+    assert set(body) <= {"error", "message", "details"}
+    text = response.content.decode()
+    assert "Traceback" not in text and "SELECT" not in text
+    return body
+
+
+def db_snapshot() -> dict[str, int]:
+    """Row counts of every table an API request could write."""
+    from companions.models import (
+        ChatMessage,
+        ChatSession,
+        CompanionAffinity,
+        CompanionAffinityEvent,
+    )
+    from insights.models import CompanionInsights
+    from memory.models import CompanionMemory
+    from personas.models import PersonaInstance
+
+    models = (
+        ChatSession,
+        ChatMessage,
+        CompanionAffinity,
+        CompanionAffinityEvent,
+        CompanionMemory,
+        CompanionInsights,
+        PersonaInstance,
+    )
+    return {m.__name__: m.objects.count() for m in models}
