@@ -6,23 +6,19 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from companions.apis import ErrorSerializer
 from eros.api import ApiError, UpstreamError
 from eros.llm.base import ProviderError
 from eros.llm.providers import get_embedder
+from eros.schema import error_responses
 from memory.models import CATEGORIES, LAYERS, CompanionMemory
 from memory.selectors import memory_list
 from memory.services import memory_soft_delete
 from memory.services.erase import ERASED_KINDS, user_data_erase
-
-
-def _errors(*codes: int) -> dict:
-    return {code: OpenApiResponse(ErrorSerializer) for code in codes}
 
 
 def _owner_only(request, user_id: uuid.UUID) -> None:
@@ -75,7 +71,7 @@ class MemoryListApi(APIView):
         tags=["memory"],
         operation_id="memories_list",
         parameters=[InputSerializer],
-        responses={200: OutputSerializer, **_errors(400, 401, 403, 502)},
+        responses={200: OutputSerializer, **error_responses(400, 401, 403, 502)},
     )
     def get(self, request, user_id):
         _owner_only(request, user_id)
@@ -115,7 +111,7 @@ class MemoryDeleteApi(APIView):
     @extend_schema(
         tags=["memory"],
         operation_id="memories_delete",
-        responses={200: OutputSerializer, **_errors(401, 403, 404)},
+        responses={200: OutputSerializer, **error_responses(401, 403, 404)},
     )
     def delete(self, request, user_id, memory_id):
         _owner_only(request, user_id)
@@ -144,7 +140,7 @@ class UserDataEraseApi(APIView):
     @extend_schema(
         tags=["memory"],
         operation_id="user_data_erase",
-        responses={200: OutputSerializer, **_errors(401, 403)},
+        responses={200: OutputSerializer, **error_responses(401, 403)},
     )
     def delete(self, request, user_id):
         _owner_only(request, user_id)
