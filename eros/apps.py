@@ -9,6 +9,11 @@ class ErosConfig(AppConfig):
         from django.core.signals import setting_changed
 
         import eros.schema  # noqa: F401  (registers the OpenAPI bearer scheme)
+        from eros.llm.providers import providers_check
+
+        # Every process (web, worker, commands) refuses to start with a provider set-up that
+        # cannot work, naming what to fix, instead of failing on the first chat turn.
+        providers_check()
 
         def _reset_caches(*, setting: str, **kwargs) -> None:
             from eros import auth
