@@ -1,31 +1,147 @@
 """django-q2 entry points of the companions app: take ids, call a service.
 
-``post_process_turn`` is the one task the reply path enqueues (on commit); it fans out into
-independent tasks, so a failure in one part (say, the insight model) never blocks another
-(say, the memory rows), and each is retried on its own by django-q2.
+``post_process_turn`` is the one task the reply path enqueues (on commit). It fans out into
+one independent task per part (affinity, memory, insight, lead score), so a failure in one
+part (say, the insight model) never blocks another (say, the memory rows).
+
+Each part runs through :func:`post_process_part`, which gives it a bounded number of
+attempts (``POST_PROCESS_MAX_ATTEMPTS``): a retryable failure (a retryable
+``ProviderError``, or a lost database connection) schedules the next attempt
+``POST_PROCESS_RETRY_S × 2^(attempt−1)`` seconds later as a one-off django-q2 schedule,
+so no worker sleeps through a backoff. Any other failure, or the last attempt's, is raised:
+django-q2 records it as a failed task (admin, "Failed tasks") and, because parts are enqueued
+with ``ack_failure``, does not deliver it again.
 """
 
-from django_q.tasks import async_task
+from __future__ import annotations
 
-POST_PROCESS_PARTS = (
-    "companions.tasks.affinity_update_turn",
-    "memory.tasks.memory_write_turn",
-    "insights.tasks.insight_update_turn",
-)
+import logging
+from datetime import timedelta
+from typing import Any
+
+POST_PROCESS_PARTS = {
+    "affinity": "companions.tasks.affinity_update_turn",
+    "memory": "memory.tasks.memory_write_turn",
+    "insight": "insights.tasks.insight_update_turn",
+    "lead": "insights.tasks.lead_score_refresh_turn",
+}
+PART_FUNC = "companions.tasks.post_process_part"
+
+logger = logging.getLogger(__name__)
 
 
 def post_process_turn(user_message_id: str) -> int:
-    for func in POST_PROCESS_PARTS:
-        async_task(
-            func,
+    """Enqueue every post-process part of a replied turn; returns how many were handed over.
+
+    A part that cannot be handed over is logged and skipped, never stopping the others. (In
+    django-q2's sync mode, used by tests, "handing over" runs the part in-process and its
+    error surfaces here.)
+    """
+    from django_q.tasks import async_task
+
+    handed = 0
+    for part in POST_PROCESS_PARTS:
+        try:
+            async_task(
+                PART_FUNC,
+                part,
+                str(user_message_id),
+                1,
+                task_name=f"{part} {user_message_id}",
+                group="post-process",
+                ack_failure=True,
+            )
+        except Exception:
+            logger.exception("post-process %s for %s failed", part, user_message_id)
+        else:
+            handed += 1
+    return handed
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a later attempt may succeed: provider hiccups and lost database connections."""
+    from django.db import InterfaceError, OperationalError
+
+    from eros.llm.base import ProviderError
+
+    if isinstance(exc, ProviderError):
+        return exc.retryable
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def retry_delay_s(attempt: int) -> int:
+    """Seconds before attempt ``attempt + 1``: ``POST_PROCESS_RETRY_S × 2^(attempt−1)``."""
+    from django.conf import settings
+
+    return settings.POST_PROCESS_RETRY_S * 2 ** (attempt - 1)
+
+
+def post_process_part(part: str, user_message_id: str, attempt: int = 1) -> Any:
+    """Run one post-process part (a key of ``POST_PROCESS_PARTS``) for a turn.
+
+    Returns the part's result, or ``{"retry": n, "in_s": s, "error": text}`` when attempt
+    ``n`` has been scheduled. Raises the part's error when it is not retryable or when
+    ``attempt`` is the last one (``POST_PROCESS_MAX_ATTEMPTS``). ``KeyError`` for an unknown
+    part.
+    """
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    func = import_string(POST_PROCESS_PARTS[part])
+    try:
+        return func(user_message_id)
+    except Exception as exc:
+        if not is_retryable(exc) or attempt >= settings.POST_PROCESS_MAX_ATTEMPTS:
+            logger.error(
+                "post-process %s for %s failed on attempt %d, giving up: %s",
+                part,
+                user_message_id,
+                attempt,
+                exc,
+            )
+            raise
+        delay = retry_delay_s(attempt)
+        _schedule_attempt(part, user_message_id, attempt + 1, delay)
+        logger.warning(
+            "post-process %s for %s failed on attempt %d, retrying in %ds: %s",
+            part,
             user_message_id,
-            task_name=f"{func.rsplit('.', 1)[1]} {user_message_id}",
-            group="post-process",
+            attempt,
+            delay,
+            exc,
         )
-    return len(POST_PROCESS_PARTS)
+        return {"retry": attempt + 1, "in_s": delay, "error": str(exc)[:200]}
+
+
+def _schedule_attempt(part: str, user_message_id: str, attempt: int, delay_s: int) -> None:
+    from django.db import IntegrityError
+    from django.utils import timezone
+    from django_q.models import Schedule
+    from django_q.tasks import schedule
+
+    name = f"post-process {part} {user_message_id} #{attempt}"
+    try:
+        schedule(
+            PART_FUNC,
+            part,
+            str(user_message_id),
+            attempt,
+            name=name,
+            schedule_type=Schedule.ONCE,
+            next_run=timezone.now() + timedelta(seconds=delay_s),
+            q_options={
+                "task_name": f"{part} {user_message_id} #{attempt}",
+                "group": "post-process",
+                "ack_failure": True,
+            },
+        )
+    except IntegrityError:
+        # Already scheduled by an earlier delivery of this same attempt.
+        logger.info("%s is already scheduled", name)
 
 
 def affinity_update_turn(user_message_id: str) -> str | None:
+    """The affinity part; returns the event's source (``llm`` or ``rules``) or None."""
     from companions.services.post_process import affinity_update_turn as update
 
     event = update(user_message_id=user_message_id)

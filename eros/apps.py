@@ -11,10 +11,14 @@ class ErosConfig(AppConfig):
 
         import eros.schema  # noqa: F401  (registers the OpenAPI bearer scheme)
         from eros.auth import check_token_sources
+        from eros.llm.providers import providers_check
 
         # Outside development, a process without a JWT source must not start at all.
         check_token_sources()
         checks.register(check_token_validator, checks.Tags.security)
+        # Every process (web, worker, commands) refuses to start with a provider set-up that
+        # cannot work, naming what to fix, instead of failing on the first chat turn.
+        providers_check()
 
         def _reset_caches(*, setting: str, **kwargs) -> None:
             from eros import auth

@@ -157,12 +157,18 @@ OPENROUTER_API_KEY = envstr("OPENROUTER_API_KEY")
 LLM_BASE_URL = envstr("LLM_BASE_URL")
 LLM_API_KEY = envstr("LLM_API_KEY")
 LLM_TIMEOUT_S = envfloat("LLM_TIMEOUT_S", 60.0, lo=1.0)
+#: OpenRouter app attribution headers (HTTP-Referer is sent only when set).
+OPENROUTER_SITE_URL = envstr("OPENROUTER_SITE_URL")
+OPENROUTER_APP_NAME = envstr("OPENROUTER_APP_NAME", "eros")
 EMBEDDINGS_PROVIDER = envstr(
     "EMBEDDINGS_PROVIDER", "auto"
 ).lower()  # auto | local | voyage | openai
 VOYAGE_API_KEY = envstr("VOYAGE_API_KEY")
 EMBEDDINGS_BASE_URL = envstr("EMBEDDINGS_BASE_URL")
 EMBEDDINGS_API_KEY = envstr("EMBEDDINGS_API_KEY")
+EMBEDDINGS_MODEL = envstr("EMBEDDINGS_MODEL")  # "" = voyage-3-lite / text-embedding-3-small
+EMBEDDINGS_SEND_DIMENSIONS = envbool("EMBEDDINGS_SEND_DIMENSIONS", True)
+EMBEDDINGS_TIMEOUT_S = envfloat("EMBEDDINGS_TIMEOUT_S", 30.0, lo=1.0)
 EMBEDDING_DIM = 512  # the vector(512) column; a provider returning another size is refused
 MODEL_CONFIG_PATH = Path(
     envstr("MODEL_CONFIG_PATH", str(BASE_DIR / "fixtures" / "model_config.toml"))
@@ -193,6 +199,12 @@ DREAMING_TICK_SECS = envint("DREAMING_TICK_SECS", 300, minimum=0)
 DREAMING_IDLE_SECS = envint("DREAMING_IDLE_SECS", 1800, minimum=0)
 DREAMING_CLAIM_STALE_SECS = envint("DREAMING_CLAIM_STALE_SECS", 600, minimum=1)
 DREAMING_MAX_ATTEMPTS = envint("DREAMING_MAX_ATTEMPTS", 5, minimum=1)
+
+# --- Post-process ---------------------------------------------------------------------------
+#: Attempts per post-process part (affinity, memory, insight, lead) on retryable failures.
+POST_PROCESS_MAX_ATTEMPTS = envint("POST_PROCESS_MAX_ATTEMPTS", 3, minimum=1)
+#: Delay before the second attempt, seconds; doubles for each further attempt.
+POST_PROCESS_RETRY_S = envint("POST_PROCESS_RETRY_S", 30, minimum=1)
 
 # --- Background work (django-q2, ORM broker) -----------------------------------------------
 Q_CLUSTER = {

@@ -61,20 +61,41 @@ def training_level(insights: Any) -> float:
     return min(round(total * 1000) / 1000, 1.0)
 
 
+#: Longest string value (or list item) kept from a model's answer, in characters.
+MAX_TEXT_CHARS = 200
+#: Most items kept in a list field.
+MAX_LIST_ITEMS = 30
+
+
+def _clean_str(value: Any) -> str | None:
+    """A non-blank string with its whitespace collapsed to single spaces, at most 200 chars.
+
+    Collapsing keeps a value on one line, so a stored value cannot add lines to a prompt.
+    """
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())
+    return text if text and len(text) <= MAX_TEXT_CHARS else None
+
+
 def _clean_str_list(value: Any) -> list[str] | None:
     if not isinstance(value, list):
         return None
-    items = [v.strip() for v in value if isinstance(v, str) and v.strip()]
-    return items
+    unique: dict[str, str] = {}
+    for item in value:
+        text = _clean_str(item)
+        if text is not None:
+            unique.setdefault(text.casefold(), text)  # the first spelling wins
+    return list(unique.values())[:MAX_LIST_ITEMS]
 
 
 def _clean_matching(value: Any) -> dict | None:
     if not isinstance(value, dict):
         return None
     out: dict[str, Any] = {}
-    gender = value.get("preferred_gender")
-    if isinstance(gender, str) and gender.strip():
-        out["preferred_gender"] = gender.strip()
+    gender = _clean_str(value.get("preferred_gender"))
+    if gender:
+        out["preferred_gender"] = gender
     age = value.get("age_range")
     if (
         isinstance(age, list)
@@ -92,9 +113,11 @@ def _clean_matching(value: Any) -> dict | None:
 def sanitize(candidate: Any) -> dict[str, Any]:
     """Keep only schema fields of the right type from a model's output; drop everything else.
 
-    Strings are trimmed (blank dropped), lists keep their non-blank string items, and
-    ``matching_preferences`` keeps ``preferred_gender`` (str), ``age_range`` ([min, max] ints)
-    and ``deal_breakers`` (list of str). Returns ``{}`` for a non-dict input.
+    Strings have their whitespace collapsed (blank, or longer than ``MAX_TEXT_CHARS``:
+    dropped); lists keep their valid string items, case-insensitively distinct, at most
+    ``MAX_LIST_ITEMS``; ``matching_preferences`` keeps ``preferred_gender`` (str),
+    ``age_range`` ([min, max] ints within 0..150) and ``deal_breakers`` (list of str).
+    Returns ``{}`` for a non-dict input.
     """
     if not isinstance(candidate, dict):
         return {}
@@ -104,8 +127,9 @@ def sanitize(candidate: Any) -> dict[str, Any]:
         if spec is None:
             continue
         if spec.kind == "str":
-            if isinstance(value, str) and value.strip():
-                out[name] = value.strip()
+            text = _clean_str(value)
+            if text:
+                out[name] = text
         elif spec.kind == "list":
             items = _clean_str_list(value)
             if items:

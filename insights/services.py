@@ -21,7 +21,7 @@ from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_model_config
 from insights.models import CompanionInsights
-from insights.schema import FIELDS, sanitize, training_level
+from insights.schema import FIELDS, MAX_LIST_ITEMS, sanitize, training_level
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ def insight_merge(*, user_id: uuid.UUID, facts: dict[str, Any]) -> CompanionInsi
     """Shallow-merge sanitized ``facts`` into the user's profile; recompute ``training_level``.
 
     Under a row lock (concurrent merges do not lose each other's fields). Lists such as
-    ``interests`` are unioned, keeping order; other fields are overwritten.
+    ``interests`` are unioned case-insensitively, keeping order and at most
+    ``MAX_LIST_ITEMS`` (the oldest items give way); other fields are overwritten.
     """
     clean = sanitize(facts)
     with transaction.atomic():
@@ -40,7 +41,8 @@ def insight_merge(*, user_id: uuid.UUID, facts: dict[str, Any]) -> CompanionInsi
             old = merged.get(key)
             if isinstance(value, list) and isinstance(old, list):
                 seen = {str(v).casefold() for v in old}
-                merged[key] = old + [v for v in value if v.casefold() not in seen]
+                union = old + [v for v in value if v.casefold() not in seen]
+                merged[key] = union[-MAX_LIST_ITEMS:]
             else:
                 merged[key] = value
         row.insights = merged
@@ -66,6 +68,33 @@ def _ask(chat_model: ChatModel, prompt: str, payload: dict[str, Any]) -> dict[st
     return parse_json_object(result.text)
 
 
+MAX_FACTS = 20
+MAX_FACT_CHARS = 300
+
+# How each field kind is described to the model (insights.schema.sanitize enforces it).
+_SHAPES = {
+    "str": "a short string",
+    "list": "an array of short strings",
+    "object": (
+        'an object {"preferred_gender": string, "age_range": [min, max] whole numbers, '
+        '"deal_breakers": array of strings}'
+    ),
+}
+
+
+def _facts_of(data: dict[str, Any] | None) -> list[str]:
+    """The ``facts`` strings of a facts-step answer: non-blank, short, at most 20, de-duplicated.
+
+    Anything else (no object, ``facts`` not a list, non-string items) gives no facts.
+    """
+    raw = (data or {}).get("facts")
+    if not isinstance(raw, list):
+        return []
+    facts = [" ".join(f.split()) for f in raw if isinstance(f, str)]
+    facts = [f for f in facts if f and len(f) <= MAX_FACT_CHARS]
+    return list(dict.fromkeys(facts))[:MAX_FACTS]
+
+
 def insight_extract(
     *, user_id: uuid.UUID, user_message: str, reply: str, chat_model: ChatModel | None = None
 ) -> dict[str, Any]:
@@ -82,12 +111,12 @@ def insight_extract(
     data = _ask(
         chat_model, facts_prompt, {"step": "facts", "user_message": user_message, "reply": reply}
     )
-    facts = [f for f in (data or {}).get("facts", []) if isinstance(f, str) and f.strip()]
+    facts = _facts_of(data)
     if not facts:
         return {}
     existing_row = CompanionInsights.objects.filter(user_id=user_id).first()
     existing = existing_row.insights if existing_row else {}
-    schema = "\n".join(f"- {f.name} ({f.kind})" for f in FIELDS)
+    schema = "\n".join(f"- {f.name}: {_SHAPES[f.kind]}" for f in FIELDS)
     structure_prompt = (
         "Update a user profile from new facts. Fill only fields you are confident about; "
         "never invent. Write values in the user's own language.\n"
@@ -115,6 +144,21 @@ def lead_score_refresh(*, session_id: uuid.UUID, user_id: uuid.UUID) -> float:
     score = max(0.0, min(10.0, level * 10))
     ChatSession.objects.filter(id=session_id).update(lead_score=score)
     return score
+
+
+def lead_score_refresh_turn(*, user_message_id: uuid.UUID | str) -> float | None:
+    """Refresh the lead score of the session a user message belongs to; None if it is gone."""
+    from companions.models import ChatMessage
+
+    found = (
+        ChatMessage.objects.filter(id=user_message_id)
+        .values_list("session_id", "session__user_id")
+        .first()
+    )
+    if found is None:
+        return None
+    session_id, user_id = found
+    return lead_score_refresh(session_id=session_id, user_id=user_id)
 
 
 def insight_update_turn(

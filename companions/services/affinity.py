@@ -74,7 +74,11 @@ def affinity_get_or_create(*, session: ChatSession) -> CompanionAffinity:
         return CompanionAffinity.objects.get(session_id=session.id)
 
 
-def _lock(session: ChatSession) -> CompanionAffinity:
+def affinity_lock(*, session: ChatSession) -> CompanionAffinity:
+    """The session's affinity row, created if missing, locked ``FOR UPDATE``.
+
+    Precondition: the caller is inside ``transaction.atomic()``; the lock lasts until it ends.
+    """
     affinity_get_or_create(session=session)
     return CompanionAffinity.objects.select_for_update().get(session_id=session.id)
 
@@ -115,7 +119,7 @@ def affinity_apply_deltas(
     ``context`` (which should carry ``source``: rules, llm, gift). ``inertia`` defaults to the
     session's (demo-aware). Reference eros-engine-core.md §1.3.
     """
-    row = _lock(session)
+    row = affinity_lock(session=session)
     decay = _persist_decay(row, now=now)
     inertia = inertia_for(session) if inertia is None else inertia
     value = affinity_rules.apply_deltas(to_domain(row), deltas, ema_inertia=inertia)
@@ -141,7 +145,7 @@ def affinity_record_ghost(
     Unlike the reference, the PDE's ghost deltas (patience −0.05, tension +0.05) are
     EMA-applied and decay is persisted (DESIGN §9 items 3–4). One ``ghost`` event.
     """
-    row = _lock(session)
+    row = affinity_lock(session=session)
     decay = _persist_decay(row, now=now)
     inertia = inertia_for(session)
     value = affinity_rules.apply_deltas(to_domain(row), deltas, ema_inertia=inertia)

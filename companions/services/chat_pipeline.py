@@ -403,7 +403,8 @@ def _persist_reply(
         )
         ChatSession.objects.filter(id=session.id).update(last_active_at=now)
         _reset_streak(session, now)
-        transaction.on_commit(lambda: _enqueue_post_process(user_message.id))
+        # robust: the reply is committed; a broker hiccup must not turn it into an error.
+        transaction.on_commit(lambda: _enqueue_post_process(user_message.id), robust=True)
     user_message.turn_status = ChatMessage.TURN_REPLIED
     return assistant
 

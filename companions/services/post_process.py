@@ -3,7 +3,9 @@
 The LLM evaluator (task ``affinity_evaluation``) proposes per-turn deltas for warmth, trust,
 intrigue, intimacy and tension, each bounded to ±0.15; patience stays rule-owned (PDE). When
 the evaluator is skipped, fails or answers something that does not validate, the PDE's rule
-deltas are used, and the event's ``context.source`` says which (``llm`` or ``rules``).
+deltas are used, and the event's ``context.source`` says which (``llm`` or ``rules``), with
+``fallback_reason`` when the rules stood in. The evaluator is asked outside any transaction;
+the deltas are then EMA-applied under the affinity row lock, once per user message.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import math
 import uuid
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils import timezone
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from companions.domain import pde
 from companions.domain.types import AffinityDeltas, ConversationSignals, UserMessage
@@ -30,10 +33,17 @@ logger = logging.getLogger(__name__)
 DELTA_BOUND = 0.15
 EVALUATED_AXES = ("warmth", "trust", "intrigue", "intimacy", "tension")
 MIN_EVALUATED_CHARS = 4
+MAX_REASON_CHARS = 300
 
 
 class AffinityEvaluation(BaseModel):
-    """The evaluator's answer: per-turn changes in [-0.15, 0.15] and a short reason."""
+    """The evaluator's answer: per-turn changes clamped to [-0.15, 0.15] and a short reason.
+
+    Each axis, when present, must be a finite JSON number (``true``, ``"0.1"``, ``NaN`` are
+    refused); a missing axis means no change, but at least one of the five must be present.
+    ``patience`` and unknown keys are ignored. ``reason`` must be a string (whitespace
+    collapsed, at most 300 characters). Invalid answers raise ``ValidationError``.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
@@ -44,7 +54,7 @@ class AffinityEvaluation(BaseModel):
     tension: float = 0.0
     reason: str = ""
 
-    @field_validator("warmth", "trust", "intrigue", "intimacy", "tension", mode="before")
+    @field_validator(*EVALUATED_AXES, mode="before")
     @classmethod
     def _number(cls, value):
         if (
@@ -58,7 +68,18 @@ class AffinityEvaluation(BaseModel):
     @field_validator("reason", mode="before")
     @classmethod
     def _reason(cls, value):
-        return str(value)[:300] if value is not None else ""
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        return " ".join(value.split())[:MAX_REASON_CHARS]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _some_axis(cls, data):
+        if isinstance(data, dict) and not any(axis in data for axis in EVALUATED_AXES):
+            raise ValueError(f"none of {', '.join(EVALUATED_AXES)} in the answer")
+        return data
 
 
 @dataclass(frozen=True)
@@ -89,14 +110,21 @@ def turn_load(user_message_id: uuid.UUID | str) -> Turn | None:
     return Turn(user_message.session, user_message, reply)
 
 
-def _evaluate(turn: Turn, chat_model: ChatModel, vector: dict[str, float]) -> AffinityEvaluation:
+def _evaluate(
+    turn: Turn, chat_model: ChatModel, vector: dict[str, float]
+) -> tuple[AffinityEvaluation, str]:
+    """Ask the evaluator; returns the validated answer and the model that gave it.
+
+    Raises ``ProviderError`` (the call failed), ``ValueError`` (no JSON object in the answer)
+    or ``ValidationError`` (the object does not fit :class:`AffinityEvaluation`).
+    """
     resolved = get_model_config().resolve(TASK_AFFINITY)
     reply = turn.assistant_message.content if turn.assistant_message else ""
     prompt = (
         "You judge how one exchange changed a companion's feelings toward the user.\n"
         "Current values: "
         + ", ".join(f"{k}={v:.2f}" for k, v in vector.items() if k != "patience")
-        + "\nwarmth ranges -1..1, the others 0..1.\n"
+        + "\nwarmth ranges -1..1, the others 0..1. Patience is not yours to judge.\n"
         f"User: {turn.user_message.content}\nCompanion: {reply}\n"
         'Answer with JSON only: {"warmth": 0.0, "trust": 0.0, "intrigue": 0.0, '
         '"intimacy": 0.0, "tension": 0.0, "reason": "one short sentence"} where each '
@@ -115,20 +143,31 @@ def _evaluate(turn: Turn, chat_model: ChatModel, vector: dict[str, float]) -> Af
     data = parse_json_object(result.text)
     if data is None:
         raise ValueError("evaluator answer holds no JSON object")
-    return AffinityEvaluation.model_validate(data)
+    return AffinityEvaluation.model_validate(data), result.model
+
+
+def _event_for(turn: Turn) -> CompanionAffinityEvent | None:
+    return CompanionAffinityEvent.objects.filter(
+        affinity__session_id=turn.session.id,
+        context__user_message_id=str(turn.user_message.id),
+    ).first()
 
 
 def affinity_update_turn(
     *, user_message_id: uuid.UUID | str, chat_model: ChatModel | None = None
 ) -> CompanionAffinityEvent | None:
-    """Apply the turn's affinity deltas once (idempotent per user message); return the event."""
+    """Apply a replied turn's affinity deltas once; return the ``message`` event.
+
+    Returns None when the message is gone or was not replied to, and the existing event when
+    the turn was already applied (idempotent per user message, also under concurrent runs:
+    the check is repeated under the row lock). The event's ``context`` holds
+    ``user_message_id``, ``source`` (``llm`` or ``rules``), and either ``reason`` and
+    ``model`` (llm) or ``fallback_reason`` (rules). Evaluator failures never raise.
+    """
     turn = turn_load(user_message_id)
     if turn is None or turn.user_message.turn_status != ChatMessage.TURN_REPLIED:
         return None
-    already = CompanionAffinityEvent.objects.filter(
-        affinity__session_id=turn.session.id,
-        context__user_message_id=str(turn.user_message.id),
-    ).first()
+    already = _event_for(turn)
     if already is not None:
         return already
 
@@ -149,9 +188,9 @@ def affinity_update_turn(
     reply = turn.assistant_message.content if turn.assistant_message else ""
     if len(turn.user_message.content.strip()) >= MIN_EVALUATED_CHARS and reply.strip():
         try:
-            evaluation = _evaluate(turn, chat_model or get_chat_model(), vector)
+            evaluation, model = _evaluate(turn, chat_model or get_chat_model(), vector)
         except (ProviderError, ValueError, ValidationError) as exc:
-            context["fallback_reason"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            context["fallback_reason"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
             logger.info("affinity evaluator unavailable for %s: %s", turn.user_message.id, exc)
         else:
             deltas = AffinityDeltas(
@@ -162,11 +201,18 @@ def affinity_update_turn(
                 patience=rule_deltas.patience,  # patience stays rule-owned
                 tension=evaluation.tension,
             )
-            context.update({"source": "llm", "reason": evaluation.reason})
+            context.update({"source": "llm", "reason": evaluation.reason, "model": model})
     else:
         context["fallback_reason"] = "message too short to evaluate"
 
-    _, event = affinity_service.affinity_apply_deltas(
-        session=turn.session, deltas=deltas, event_type="message", context=context, now=now
-    )
+    with transaction.atomic():
+        # Two deliveries of the same task may both have passed the first check; the row lock
+        # serialises them and the second finds the first one's event.
+        affinity_service.affinity_lock(session=turn.session)
+        already = _event_for(turn)
+        if already is not None:
+            return already
+        _, event = affinity_service.affinity_apply_deltas(
+            session=turn.session, deltas=deltas, event_type="message", context=context, now=now
+        )
     return event

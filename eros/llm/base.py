@@ -7,7 +7,7 @@ knows about Django models.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -56,14 +56,24 @@ class ChatResult:
 class ProviderError(Exception):
     """A model provider failed.
 
-    ``retryable`` says whether the same call may succeed later (429, 5xx, transport errors) or
-    can never succeed as sent (bad key, malformed request, wrong embedding dimension).
+    ``retryable`` says whether the same call may succeed later (429, 5xx, transport errors,
+    a truncated body) or can never succeed as sent (bad key, unknown model, empty choices,
+    wrong embedding dimension). ``status`` is the HTTP status when there was a response;
+    ``retry_after`` is the provider's ``Retry-After`` in seconds, when it sent one.
     """
 
-    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.status = status
+        self.retry_after = retry_after
 
 
 @runtime_checkable
@@ -75,6 +85,21 @@ class ChatModel(Protocol):
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """Return the completion for ``request``; raise :class:`ProviderError` on failure."""
+        ...
+
+
+@runtime_checkable
+class StreamingChatModel(ChatModel, Protocol):
+    """A chat model that can also hand out its reply piece by piece (for streamed replies)."""
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        """Yield the reply in order as non-empty text chunks.
+
+        ``"".join(chunks)`` is the cleaned reply that :meth:`complete` would return for the
+        same answer (``eros.llm.cleaning.clean_response``). Retries and the fallback model
+        apply only before the first chunk; a failure after it raises :class:`ProviderError`
+        from the iterator, and the caller decides what to do with the partial text.
+        """
         ...
 
 

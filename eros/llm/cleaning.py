@@ -74,3 +74,79 @@ def format_vector(values: Iterable[float]) -> str:
     except OverflowError as exc:
         raise ValueError("vector value outside float32 range") from exc
     return "[" + ",".join(format(v, ".6f") for v in rounded) + "]"
+
+
+_WHITESPACE_SET = frozenset(RUST_WHITESPACE)
+# Characters clean_response may strip from the end of a reply: whitespace, ASCII quotes and
+# corner brackets. A streamed run of them is held back until a later character shows that
+# it is inside the reply rather than at its end.
+_TRAILING_STRIPPABLE = _WHITESPACE_SET | {'"', "「", "」"}
+
+
+class StreamCleaner:
+    """:func:`clean_response` for a reply that arrives in chunks.
+
+    ``feed(chunk)`` returns the text that can be shown now; ``finish()`` returns the rest.
+    Their concatenation is exactly ``clean_response(whole text)``. Leading whitespace, quotes
+    and corner brackets are dropped as they arrive; a trailing run of such characters is held
+    back until the reply goes on or ends. A reply that starts with a code fence is held back
+    whole (the fence rule cuts at the *last* closing fence) and released by ``finish()``.
+    """
+
+    def __init__(self) -> None:
+        self._head = ""  # text seen before deciding whether the reply opens with a fence
+        self._decided = False
+        self._fenced: list[str] | None = None
+        self._lead = 0  # 0: leading whitespace, 1: leading quotes, 2: leading brackets, 3: body
+        self._held = ""
+
+    def feed(self, chunk: str) -> str:
+        """Text of ``chunk`` (and of earlier held-back text) that is final now; may be ``""``."""
+        if self._fenced is not None:
+            self._fenced.append(chunk)
+            return ""
+        if not self._decided:
+            self._head += chunk
+            start = self._head.lstrip(RUST_WHITESPACE)
+            if len(start) < len(_FENCE) and _FENCE.startswith(start):
+                return ""  # could still become a fence
+            self._decided = True
+            chunk, self._head = self._head, ""
+            if start.startswith(_FENCE):
+                self._fenced = [chunk]
+                return ""
+        return self._body(chunk)
+
+    def finish(self) -> str:
+        """The held-back remainder, cleaned; call once after the last chunk."""
+        if self._fenced is not None:
+            text, self._fenced = "".join(self._fenced), []
+            return clean_response(text)
+        if not self._decided:
+            self._decided = True
+            return clean_response(self._head)
+        held, self._held = self._held, ""
+        return held.rstrip(RUST_WHITESPACE).rstrip('"').rstrip("「」")
+
+    def _body(self, chunk: str) -> str:
+        out: list[str] = []
+        for ch in chunk:
+            if self._lead == 0:
+                if ch in _WHITESPACE_SET:
+                    continue
+                self._lead = 1
+            if self._lead == 1:
+                if ch == '"':
+                    continue
+                self._lead = 2
+            if self._lead == 2:
+                if ch in "「」":
+                    continue
+                self._lead = 3
+            if ch in _TRAILING_STRIPPABLE:
+                self._held += ch
+            else:
+                out.append(self._held)
+                out.append(ch)
+                self._held = ""
+        return "".join(out)

@@ -7,7 +7,8 @@ settings switch (``EROS_CHAT_MODEL`` / ``EROS_EMBEDDER``); never ``mock.patch`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from eros.llm.base import ChatModel, ChatRequest, ChatResult, ProviderError
 from eros.llm.embeddings_local import DEFAULT_DIM, LocalEmbedder
@@ -74,6 +75,11 @@ class FakeChatModel:
             raise self._error or _default_error()
         return ChatResult(text=self._reply(request), model=request.model)
 
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        """:meth:`complete`'s text word by word (each word with its following whitespace)."""
+        text = self.complete(request).text
+        yield from re.findall(r"\s*\S+\s*", text) if text.strip() else ([text] if text else [])
+
     def _reply(self, request: ChatRequest) -> str:
         if self._replies is None:
             return "fake reply"
@@ -101,6 +107,11 @@ class RecordingChatModel:
         """Record ``request``, then return the inner model's answer."""
         self.requests.append(request)
         return self.inner.complete(request)
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        """Record ``request``, then stream the inner model's answer (it must support streams)."""
+        self.requests.append(request)
+        yield from self.inner.stream(request)  # type: ignore[attr-defined]
 
     def tasks(self) -> list[str]:
         """The task of every recorded request, in call order."""

@@ -51,7 +51,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -1269,6 +1269,18 @@ class OfflineChatModel:
                 f"offline provider has no answer for task {request.task}", retryable=False
             )
         return ChatResult(text=text, model=MODEL_NAME)
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        """The text of :meth:`complete` in pieces; raises like :meth:`complete`.
+
+        ``chat_companion`` replies come word by word, each word with the whitespace after it,
+        so the pieces join to the exact reply; the JSON tasks come as one piece.
+        """
+        text = self.complete(request).text
+        if request.task != TASK_CHAT:
+            yield text
+            return
+        yield from re.findall(r"\S+\s*", text)
 
     @staticmethod
     def _insight(payload: Mapping[str, Any]) -> str:

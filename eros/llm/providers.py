@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -40,14 +41,38 @@ def embeddings_provider_name() -> str:
     return choice
 
 
+CHAT_PROVIDERS = ("auto", "offline", "openrouter", "openai")
+EMBEDDINGS_PROVIDERS = ("auto", "local", "voyage", "openai")
+
+
 @functools.cache
 def _chat_model(name: str) -> ChatModel:
     if name == "offline":
         from eros.llm.offline import OfflineChatModel
 
         return OfflineChatModel()
+    if name in ("openrouter", "openai"):
+        from eros.llm.chat import OPENAI_BASE_URL, OPENROUTER_BASE_URL, OpenAIChatModel
+
+        if name == "openrouter":
+            headers = {"X-Title": settings.OPENROUTER_APP_NAME}
+            if settings.OPENROUTER_SITE_URL:
+                headers["HTTP-Referer"] = settings.OPENROUTER_SITE_URL
+            return OpenAIChatModel(
+                name="openrouter",
+                base_url=OPENROUTER_BASE_URL,
+                api_key=settings.OPENROUTER_API_KEY,
+                headers=headers,
+                timeout_s=settings.LLM_TIMEOUT_S,
+            )
+        return OpenAIChatModel(
+            name="openai",
+            base_url=settings.LLM_BASE_URL or OPENAI_BASE_URL,
+            api_key=settings.LLM_API_KEY,
+            timeout_s=settings.LLM_TIMEOUT_S,
+        )
     raise ImproperlyConfigured(
-        f"chat provider {name!r} is not available in this build; set CHAT_PROVIDER=offline"
+        f"CHAT_PROVIDER={name!r}: expected one of {', '.join(CHAT_PROVIDERS)}"
     )
 
 
@@ -57,10 +82,89 @@ def _embedder(name: str) -> Embedder:
         from eros.llm.embeddings_local import LocalEmbedder
 
         return LocalEmbedder(dim=settings.EMBEDDING_DIM)
+    if name == "voyage":
+        from eros.llm.embeddings import VOYAGE_MODEL, VoyageEmbedder
+
+        return VoyageEmbedder(
+            api_key=settings.VOYAGE_API_KEY,
+            model=settings.EMBEDDINGS_MODEL or VOYAGE_MODEL,
+            dim=settings.EMBEDDING_DIM,
+            timeout_s=settings.EMBEDDINGS_TIMEOUT_S,
+        )
+    if name == "openai":
+        from eros.llm.embeddings import OPENAI_EMBEDDINGS_MODEL, OpenAIEmbedder
+
+        return OpenAIEmbedder(
+            base_url=settings.EMBEDDINGS_BASE_URL,
+            api_key=settings.EMBEDDINGS_API_KEY,
+            model=settings.EMBEDDINGS_MODEL or OPENAI_EMBEDDINGS_MODEL,
+            dim=settings.EMBEDDING_DIM,
+            timeout_s=settings.EMBEDDINGS_TIMEOUT_S,
+            send_dimensions=settings.EMBEDDINGS_SEND_DIMENSIONS,
+        )
     raise ImproperlyConfigured(
-        f"embeddings provider {name!r} is not available in this build; "
-        "set EMBEDDINGS_PROVIDER=local"
+        f"EMBEDDINGS_PROVIDER={name!r}: expected one of {', '.join(EMBEDDINGS_PROVIDERS)}"
     )
+
+
+def providers_check() -> None:
+    """Refuse to start with a provider set-up that cannot work; called when Django starts.
+
+    Raises ``ImproperlyConfigured`` naming the variable (or the model config file, key and
+    reason) for: an unknown ``CHAT_PROVIDER``/``EMBEDDINGS_PROVIDER``; an explicitly chosen
+    provider without its key (``openrouter`` without ``OPENROUTER_API_KEY``, ``voyage``
+    without ``VOYAGE_API_KEY``, ``openai`` with neither a base URL nor a key); a base URL
+    that is not http(s); a model config file that cannot be read or parsed. ``auto`` never
+    refuses: it falls back to the offline providers (DESIGN §2, §6; reference server §3.3).
+    """
+    from eros.llm.model_config import ModelConfigError
+
+    chat, embeddings = settings.CHAT_PROVIDER, settings.EMBEDDINGS_PROVIDER
+    if chat not in CHAT_PROVIDERS:
+        raise ImproperlyConfigured(
+            f"CHAT_PROVIDER={chat!r}: expected one of {', '.join(CHAT_PROVIDERS)}"
+        )
+    if embeddings not in EMBEDDINGS_PROVIDERS:
+        raise ImproperlyConfigured(
+            f"EMBEDDINGS_PROVIDER={embeddings!r}: expected one of {', '.join(EMBEDDINGS_PROVIDERS)}"
+        )
+    _require(
+        chat == "openrouter",
+        settings.OPENROUTER_API_KEY,
+        "CHAT_PROVIDER=openrouter",
+        "OPENROUTER_API_KEY",
+    )
+    _require(
+        chat == "openai",
+        settings.LLM_BASE_URL or settings.LLM_API_KEY,
+        "CHAT_PROVIDER=openai",
+        "LLM_BASE_URL (or LLM_API_KEY for api.openai.com)",
+    )
+    _require(
+        embeddings == "voyage",
+        settings.VOYAGE_API_KEY,
+        "EMBEDDINGS_PROVIDER=voyage",
+        "VOYAGE_API_KEY",
+    )
+    _require(
+        embeddings == "openai",
+        settings.EMBEDDINGS_BASE_URL or settings.EMBEDDINGS_API_KEY,
+        "EMBEDDINGS_PROVIDER=openai",
+        "EMBEDDINGS_BASE_URL (or EMBEDDINGS_API_KEY for api.openai.com)",
+    )
+    for variable in ("LLM_BASE_URL", "EMBEDDINGS_BASE_URL", "OPENROUTER_SITE_URL"):
+        value = getattr(settings, variable, "")
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ImproperlyConfigured(f"{variable}={value!r}: expected an http(s) URL")
+    try:
+        get_model_config()
+    except ModelConfigError as exc:
+        raise ImproperlyConfigured(f"model config (MODEL_CONFIG_PATH): {exc}") from exc
+
+
+def _require(chosen: bool, value: str, choice: str, needs: str) -> None:
+    if chosen and not value:
+        raise ImproperlyConfigured(f"{choice} needs {needs}; it is empty")
 
 
 def get_chat_model() -> ChatModel:

@@ -4,29 +4,29 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
-from eros.llm.cleaning import clean_response, format_vector, rust_trim
+from eros.llm.cleaning import StreamCleaner, clean_response, format_vector, rust_trim
+
+REFERENCE_VECTORS = [
+    ("O1", "```text\n你好呀\n```", "你好呀"),
+    ("O2", "```\n哈哈\n```", "哈哈"),
+    ("O3a", '"hi there"', "hi there"),
+    ("O3b", "「你好」", "你好"),
+    ("O4", "hello", "hello"),
+    ("X18", '```json\n{"a":1}', '{"a":1}'),
+    ("X19", "```hello```", "hello"),
+    ("X20a", '""quoted""', "quoted"),
+    ("X20b", '「"hi"」', '"hi"'),
+    ("X20c", '" hi "', " hi "),
+    ("X21", "```a\nb```c```", "b```c"),
+    ("X22", "Here:\n```\nx\n```", "Here:\n```\nx\n```"),
+]
 
 
-@pytest.mark.parametrize(
-    ("vector", "raw", "expected"),
-    [
-        ("O1", "```text\n你好呀\n```", "你好呀"),
-        ("O2", "```\n哈哈\n```", "哈哈"),
-        ("O3a", '"hi there"', "hi there"),
-        ("O3b", "「你好」", "你好"),
-        ("O4", "hello", "hello"),
-        ("X18", '```json\n{"a":1}', '{"a":1}'),
-        ("X19", "```hello```", "hello"),
-        ("X20a", '""quoted""', "quoted"),
-        ("X20b", '「"hi"」', '"hi"'),
-        ("X20c", '" hi "', " hi "),
-        ("X21", "```a\nb```c```", "b```c"),
-        ("X22", "Here:\n```\nx\n```", "Here:\n```\nx\n```"),
-    ],
-)
+@pytest.mark.parametrize(("vector", "raw", "expected"), REFERENCE_VECTORS)
 def test_clean_response_matches_reference_vector(vector, raw, expected):
     assert clean_response(raw) == expected, vector
 
@@ -84,3 +84,35 @@ def test_format_vector_accepts_any_iterable():
 def test_format_vector_rejects_values_pgvector_cannot_store(bad):
     with pytest.raises(ValueError):
         format_vector([0.0, bad])
+
+
+def _stream_clean(chunks: list[str]) -> tuple[str, list[str]]:
+    cleaner = StreamCleaner()
+    shown = [cleaner.feed(chunk) for chunk in chunks]
+    shown.append(cleaner.finish())
+    return "".join(shown), shown
+
+
+@pytest.mark.parametrize(("vector", "raw", "expected"), REFERENCE_VECTORS)
+def test_stream_cleaner_matches_reference_vectors_one_character_at_a_time(vector, raw, expected):
+    assert _stream_clean(list(raw))[0] == expected
+
+
+def test_stream_cleaner_equals_clean_response_for_any_chunking():
+    pieces = ["a", " ", '"', "「", "」", "`", "\n", "xy", "```", "```json\n", "\t", "b c", "\u3000"]
+    rng = random.Random(20240521)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 9)))
+        cuts = sorted(rng.sample(range(len(text) + 1), min(len(text) + 1, rng.randint(0, 4))))
+        chunks = [text[i:j] for i, j in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+        assert _stream_clean(chunks)[0] == clean_response(text), (text, chunks)
+
+
+def test_stream_cleaner_shows_text_as_soon_as_it_is_final():
+    _, shown = _stream_clean(['  "Hel', "lo", ' there"', "  "])
+    assert shown == ["Hel", "lo", " there", "", ""]
+
+
+def test_stream_cleaner_holds_a_fenced_reply_until_the_end():
+    _, shown = _stream_clean(["``", "`text\nhi", "\n```"])
+    assert shown == ["", "", "", "hi"]

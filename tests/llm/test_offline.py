@@ -442,3 +442,29 @@ def test_a_noun_after_an_article_is_not_a_trait(model):
     assert json.loads(text) == {"facts": []}
     text = ask(model, TASK_INSIGHT, step="facts", user_message="I'm an introvert")
     assert json.loads(text) == {"facts": ["is introverted"]}
+
+
+def test_chat_reply_streams_word_by_word_and_joins_to_the_reply(model):
+    request = ChatRequest(
+        task=TASK_CHAT,
+        model="m",
+        messages=(),
+        payload={"persona": JUNO, "style": "warm", "user_message": "I love hiking", "turn": 2},
+    )
+    chunks = list(model.stream(request))
+    assert len(chunks) > 3
+    assert "".join(chunks) == model.complete(request).text
+    assert all(chunk.strip() and " " not in chunk.strip() for chunk in chunks)
+
+
+def test_json_tasks_stream_as_one_chunk(model):
+    request = ChatRequest(
+        task=TASK_AFFINITY, model="m", messages=(), payload={"user_message": "thank you!"}
+    )
+    assert list(model.stream(request)) == [model.complete(request).text]
+
+
+def test_streaming_an_unknown_task_raises_a_permanent_provider_error(model):
+    with pytest.raises(ProviderError) as caught:
+        list(model.stream(ChatRequest(task="pde_decision", model="m", messages=())))
+    assert not caught.value.retryable

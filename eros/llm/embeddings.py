@@ -1,0 +1,174 @@
+"""Embedding providers: Voyage, any OpenAI-compatible ``/embeddings`` server, and ``local``.
+
+Both HTTP providers send ``POST {base_url}/embeddings`` with up to 128 texts per request and
+check every answer strictly (DESIGN §6): one vector per text, in input order (``index`` is
+honoured when present), each of exactly ``dim`` finite numbers, because the
+``companion_memories.embedding`` column is ``vector(512)`` and a vector of another size would
+fail on insert, or worse, be compared with vectors of another model.
+
+Outcomes: 429/408/425/5xx, timeouts, connection errors and non-JSON bodies are retried twice
+with backoff (``Retry-After`` honoured) and then raise a retryable
+:class:`~eros.llm.base.ProviderError`; any other status, a missing or short ``data`` list and a
+vector of the wrong dimension raise a permanent one. There is no fallback model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from eros.llm.base import ProviderError
+from eros.llm.embeddings_local import DEFAULT_DIM, LocalEmbedder
+from eros.llm.httpclient import RetryPolicy, make_client, post_json
+
+__all__ = ["LocalEmbedder", "OpenAIEmbedder", "VoyageEmbedder", "MAX_BATCH"]
+
+#: Texts per request (Voyage accepts up to 128 per call for voyage-3-lite-sized inputs).
+MAX_BATCH = 128
+
+VOYAGE_BASE_URL = "https://api.voyageai.com/v1"
+VOYAGE_MODEL = "voyage-3-lite"
+OPENAI_EMBEDDINGS_BASE_URL = "https://api.openai.com/v1"
+OPENAI_EMBEDDINGS_MODEL = "text-embedding-3-small"
+
+
+class _HttpEmbedder:
+    """Batching, retries and strict parsing shared by the HTTP embedders."""
+
+    name = "http"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        dim: int = DEFAULT_DIM,
+        timeout_s: float = 30.0,
+        batch_size: int = MAX_BATCH,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be within 1..{MAX_BATCH}, got {batch_size}")
+        headers = {"Accept": "application/json", "User-Agent": "eros"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self.model = model
+        self.dim = dim
+        self.batch_size = batch_size
+        self.retry = retry or RetryPolicy()
+        self._client = make_client(
+            base_url=base_url, headers=headers, read_timeout_s=timeout_s, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._client.close()
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector of ``dim`` floats per text, in order; ``[]`` for no texts (no request)."""
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            vectors.extend(self._embed(list(texts[start : start + self.batch_size]), "document"))
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of a search query (Voyage: ``input_type=query``)."""
+        return self._embed([text], "query")[0]
+
+    def _body(self, texts: list[str], input_type: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _embed(self, texts: list[str], input_type: str) -> list[list[float]]:
+        if any(not isinstance(t, str) or not t.strip() for t in texts):
+            raise ProviderError(f"{self.name}: cannot embed a blank text", retryable=False)
+        body = self._body(texts, input_type)
+        return self.retry.call(
+            lambda: self._parse(post_json(self._client, self.name, "embeddings", body), len(texts)),
+            what=f"{self.name} embeddings ({len(texts)} texts)",
+        )
+
+    def _parse(self, data: Any, count: int) -> list[list[float]]:
+        where = f"{self.name}: {self.model}"
+        items = data.get("data") if isinstance(data, Mapping) else None
+        if not isinstance(items, list):
+            raise ProviderError(f"{where}: answer has no data list", retryable=False)
+        if len(items) != count:
+            raise ProviderError(
+                f"{where}: {len(items)} embeddings for {count} texts", retryable=False
+            )
+        indexes = [item.get("index") if isinstance(item, Mapping) else None for item in items]
+        if sorted(i for i in indexes if isinstance(i, int)) == list(range(count)):
+            items = sorted(items, key=lambda item: item["index"])
+        vectors = []
+        for item in items:
+            vector = item.get("embedding") if isinstance(item, Mapping) else None
+            if not isinstance(vector, list) or not all(_is_number(v) for v in vector):
+                raise ProviderError(f"{where}: embedding is not a list of numbers", retryable=False)
+            if len(vector) != self.dim:
+                raise ProviderError(
+                    f"{where}: embedding has {len(vector)} dimensions, EMBEDDING_DIM is {self.dim}",
+                    retryable=False,
+                )
+            vectors.append([float(v) for v in vector])
+        return vectors
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class VoyageEmbedder(_HttpEmbedder):
+    """Voyage AI embeddings (default ``voyage-3-lite``, 512 dimensions).
+
+    Request: ``{"input": [texts], "model", "input_type": "document"|"query"}``; nothing else
+    is sent (reference eros-engine-core.md §2.3), but texts are batched, up to 128 per call.
+    """
+
+    name = "voyage"
+
+    def __init__(self, *, api_key: str, model: str = VOYAGE_MODEL, base_url: str = "", **kwargs):
+        if not api_key:
+            raise ProviderError("voyage: api key not set", retryable=False)
+        super().__init__(
+            base_url=base_url or VOYAGE_BASE_URL, api_key=api_key, model=model, **kwargs
+        )
+
+    def _body(self, texts: list[str], input_type: str) -> dict[str, Any]:
+        return {"input": texts, "model": self.model, "input_type": input_type}
+
+
+class OpenAIEmbedder(_HttpEmbedder):
+    """An OpenAI-compatible ``/embeddings`` endpoint (OpenAI, Ollama, vLLM, LM Studio…).
+
+    Request: ``{"input": [texts], "model", "encoding_format": "float"}`` plus
+    ``"dimensions": dim`` when ``send_dimensions`` (OpenAI's ``text-embedding-3-*`` models
+    shorten their vectors to it; some local servers reject the key, so it can be turned off).
+    Documents and queries are embedded alike.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str = "",
+        api_key: str = "",
+        model: str = OPENAI_EMBEDDINGS_MODEL,
+        send_dimensions: bool = True,
+        **kwargs,
+    ):
+        self.send_dimensions = send_dimensions
+        super().__init__(
+            base_url=base_url or OPENAI_EMBEDDINGS_BASE_URL, api_key=api_key, model=model, **kwargs
+        )
+
+    def _body(self, texts: list[str], input_type: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"input": texts, "model": self.model, "encoding_format": "float"}
+        if self.send_dimensions:
+            body["dimensions"] = self.dim
+        return body
