@@ -99,17 +99,24 @@ def turn_begin(*, session: ChatSession, content: str, now: datetime | None = Non
 
 
 def _signals(session: ChatSession, user_message: ChatMessage, affinity_row, now: datetime):
-    """Conversation signals; the stale gap is measured to the *previous* user message (§9.2)."""
+    """Conversation signals; the stale gap is measured to the *previous* user message (§9.2).
+
+    The same statement reads the message's own ``turn_status`` (taken after the turn lock, so
+    it is current): a turn that already ran raises :class:`TurnAlreadyHandled`.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT count(*) FILTER (WHERE role = 'user'),
-                   max(sent_at) FILTER (WHERE role = 'user' AND id <> %s)
+                   max(sent_at) FILTER (WHERE role = 'user' AND id <> %s),
+                   max(turn_status) FILTER (WHERE id = %s)
             FROM chat_messages WHERE session_id = %s
             """,
-            [user_message.id, session.id],
+            [user_message.id, user_message.id, session.id],
         )
-        count, previous_at = cursor.fetchone()
+        count, previous_at, status = cursor.fetchone()
+    if status not in (None, ChatMessage.TURN_PENDING):
+        raise TurnAlreadyHandled(f"turn {user_message.id} is already {status}")
     hours_since_last = whole_minutes(now - previous_at) / 60.0 if previous_at else 0.0
     hours_since_ghost = (
         whole_minutes(now - affinity_row.last_ghost_at) / 60.0
@@ -283,13 +290,6 @@ def _run(
     missing_persona = False
     with transaction.atomic():
         turn_lock(session.id)
-        status = (
-            ChatMessage.objects.filter(id=user_message.id)
-            .values_list("turn_status", flat=True)
-            .first()
-        )
-        if status not in (None, ChatMessage.TURN_PENDING):
-            raise TurnAlreadyHandled(f"turn {user_message.id} is already {status}")
         now = now or timezone.now()
         instance = (
             persona_load_companion(instance_id=session.instance_id) if session.instance_id else None
