@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from eros.playground import playground_view
 from eros.views import HealthApi
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("comp/", include("personas.urls")),
     path("comp/", include("companions.urls")),
+    path("playground/", playground_view, name="playground"),
 ]
 
 handler400 = "eros.api.json_bad_request"
