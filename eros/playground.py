@@ -19,9 +19,11 @@ from django.shortcuts import render
 
 from eros.api import error_body
 from eros.auth import mint_token
+from eros.management.commands.token import DEV_USER_ID
 
-#: The user the development token is minted for when the page is opened without ``?user=``.
-PLAYGROUND_USER = uuid.uuid5(uuid.NAMESPACE_URL, "eros:playground")
+#: The user the development token is minted for when the page is opened without ``?user=``:
+#: the development user of ``manage.py up``, ``chat`` and ``token``, so they share a history.
+PLAYGROUND_USER = DEV_USER_ID
 TOKEN_TTL_S = 24 * 3600
 
 

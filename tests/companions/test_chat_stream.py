@@ -13,7 +13,7 @@ from companions.models import ChatMessage, CompanionAffinity, CompanionAffinityE
 from companions.services import affinity as affinity_service
 from memory.models import CompanionMemory
 from tests.conftest import token_for
-from tests.live import read_events, start_live_server, test_database_url
+from tests.live import read_events
 
 SYNC_FIELDS = {
     "reply",
@@ -28,13 +28,9 @@ SYNC_FIELDS = {
 }
 
 
-@pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker, tmp_path_factory):
-    with django_db_blocker.unblock():
-        url = test_database_url()
-    live = start_live_server(tmp_path_factory.mktemp("live"), database_url=url)
-    yield live
-    live.stop()
+@pytest.fixture
+def server(live_eros):
+    return live_eros
 
 
 def _stream(server, session_id, user_id, message: str):
@@ -230,7 +226,7 @@ def test_a_client_disconnect_before_any_text_marks_the_turn_failed(server, alice
     assert server.streams() == [{"yielded": 1, "finished": False, "failed": False, "closed": True}]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("who", "session", "body", "status", "code"),
     [
@@ -250,22 +246,32 @@ def test_a_client_disconnect_before_any_text_marks_the_turn_failed(server, alice
     ids=["stranger", "unknown-session", "empty", "bad-scope", "too-long", "no-token"],
 )
 def test_rejected_stream_requests_get_the_json_error_shape_before_any_event(
-    server, alice_session, alice, bob, who, session, body, status, code
+    client_for, alice_session, alice, bob, who, session, body, status, code
 ):
     user = {"alice": alice, "bob": bob, None: None}[who]
     session_id = alice_session.id if session == "alice" else uuid.uuid4()
-    headers = {"Accept": "text/event-stream"}
-    if user is not None:
-        headers["Authorization"] = f"Bearer {token_for(user)}"
-    response = httpx.post(
-        f"{server.base}/comp/chat/{session_id}/message/stream",
-        json=body,
-        headers=headers,
-        timeout=30,
+    response = client_for(user).post(
+        f"/comp/chat/{session_id}/message/stream",
+        body,
+        format="json",
+        HTTP_ACCEPT="text/event-stream",
     )
     assert response.status_code == status
-    assert response.headers["content-type"].startswith("application/json")
+    assert response["Content-Type"].startswith("application/json")
     assert response.json()["error"] == code
+    assert not ChatMessage.objects.filter(session=alice_session).exists()
+
+
+@pytest.mark.django_db
+def test_a_stream_request_whose_body_is_not_json_is_415(client_for, alice_session, alice):
+    response = client_for(alice).post(
+        f"/comp/chat/{alice_session.id}/message/stream",
+        "message=hi",
+        content_type="text/plain",
+        HTTP_ACCEPT="text/event-stream",
+    )
+    assert response.status_code == 415
+    assert response.json()["error"] == "unsupported_media_type"
     assert not ChatMessage.objects.filter(session=alice_session).exists()
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from django.conf import settings as django_settings
@@ -12,7 +15,7 @@ from companions.models import ChatMessage, ChatSession, CompanionAffinity
 from eros.auth import get_validator
 from eros.playground import PLAYGROUND_USER
 from tests.browser import Chromium, chromium_binary
-from tests.live import start_live_server, test_database_url
+from tests.live import ROOT
 
 REPLY_CHUNKS = ["Oh,", " hello", " there!", " Tell", " me", " more."]
 REPLY = "".join(REPLY_CHUNKS)
@@ -34,10 +37,28 @@ def test_the_playground_is_off_unless_enabled(client, settings):
     assert response.json()["error"] == "not_found"
 
 
-def test_the_playground_is_off_by_default_in_production_settings():
-    # DEBUG and EROS_PLAYGROUND are both unset in the test environment.
-    assert django_settings.DEBUG is False
-    assert django_settings.EROS_PLAYGROUND is False
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, False), ({"DEBUG": "true"}, True), ({"EROS_PLAYGROUND": "true"}, True)],
+    ids=["default", "debug", "explicit"],
+)
+def test_the_playground_setting_is_off_by_default_and_on_with_debug_or_its_variable(env, expected):
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "EROS_PLAYGROUND")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings;"
+            " print(settings.EROS_PLAYGROUND)",
+        ],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "eros.settings", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(expected)
 
 
 def test_the_enabled_playground_carries_a_token_for_the_playground_user(client, settings):
@@ -77,19 +98,11 @@ def test_the_playground_script_is_served_by_eros(client):
     assert b"http://" not in body and b"https://" not in body  # no CDN, nothing remote
 
 
-@pytest.fixture(scope="module")
-def playground_server(django_db_setup, django_db_blocker, tmp_path_factory):
+@pytest.fixture
+def playground_server(request):
     if chromium_binary() is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    with django_db_blocker.unblock():
-        url = test_database_url()
-    live = start_live_server(
-        tmp_path_factory.mktemp("playground"),
-        database_url=url,
-        env={"EROS_PLAYGROUND": "true"},
-    )
-    yield live
-    live.stop()
+    return request.getfixturevalue("live_eros")
 
 
 LAST_REPLY = "[...document.querySelectorAll('#transcript li')].at(-1)"
