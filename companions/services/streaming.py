@@ -122,7 +122,7 @@ async def turn_stream(
     worker then persists the turn as described in the module doc.
     """
     user_message = prepared.user_message
-    yield StreamEvent(
+    meta = StreamEvent(
         "meta",
         {
             "user_message_id": str(user_message.id),
@@ -132,6 +132,7 @@ async def turn_stream(
         },
     )
     if prepared.request is None:
+        yield meta
         yield StreamEvent(
             "done",
             TurnOutcome(
@@ -150,6 +151,8 @@ async def turn_stream(
         except RuntimeError:  # the loop has closed: nobody is listening any more
             pass
 
+    # The worker starts before ``meta`` is sent, so that whenever this iterator is left, the
+    # worker is there to settle the turn (it is never left pending).
     worker = threading.Thread(
         target=_stream_reply,
         kwargs={
@@ -162,6 +165,7 @@ async def turn_stream(
     )
     worker.start()
     try:
+        yield meta
         while True:
             event = await events.get()
             yield event

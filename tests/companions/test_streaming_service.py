@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -62,3 +63,32 @@ def test_a_streamed_turn_from_a_model_without_stream_ends_like_a_sync_turn(alice
     assert stored.context["streamed"] is True and "interrupted" not in stored.context
     user_message.refresh_from_db()
     assert user_message.turn_status == "replied"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_left_right_after_meta_settles_the_turn_as_failed(alice_session):
+    user_message = turn_begin(session=alice_session, content="anyone there?")
+    prepared = turn_prepare(
+        session=alice_session,
+        user_message=user_message,
+        memory_scope=resolve_memory_scope(None),
+        affinity_axes=resolve_affinity_scope(None),
+    )
+    model = StreamingFakeChatModel(chunks=["Too", " late"], delay_s=0.3)
+
+    async def first_then_leave():
+        events = turn_stream(prepared=prepared, chat_model=model)
+        first = await anext(events)
+        await events.aclose()
+        return first
+
+    assert asyncio.run(first_then_leave()).name == "meta"
+    deadline = time.monotonic() + 10
+    while ChatMessage.objects.get(id=user_message.id).turn_status == "pending":
+        assert time.monotonic() < deadline, "the turn was left pending"
+        time.sleep(0.05)
+    user_message.refresh_from_db()
+    assert user_message.turn_status == "failed"
+    error_row = ChatMessage.objects.get(session=alice_session, role="system_error")
+    assert error_row.context["interrupted"] is True
+    assert model.streams == [StreamRecord(yielded=1, closed=True)]
