@@ -38,6 +38,7 @@ from typing import Any
 
 from django.db import connections
 
+from companions.models import ChatMessage
 from companions.services.chat_pipeline import (
     PreparedTurn,
     TurnOutcome,
@@ -228,7 +229,13 @@ def _stream_reply(
 
 
 def _fail_quietly(prepared: PreparedTurn, *, reason: str, parts: list[str]) -> None:
+    """Record a failed turn, unless it was settled already (a failure after the commit)."""
     try:
+        settled = not ChatMessage.objects.filter(
+            id=prepared.user_message.id, turn_status=ChatMessage.TURN_PENDING
+        ).exists()
+        if settled:
+            return
         turn_fail(
             user_message=prepared.user_message,
             reason=reason,
