@@ -81,14 +81,16 @@ def live_eros(django_db_setup, django_db_blocker, tmp_path_factory):
     """A live eros web process on 127.0.0.1 with a scripted chat model (``tests/live.py``).
 
     It uses the test database, so tests need ``django_db(transaction=True)``; the playground
-    is on.
+    and the affinity debug route are on.
     """
     from tests.live import start_live_server, test_database_url
 
     with django_db_blocker.unblock():
         url = test_database_url()
     server = start_live_server(
-        tmp_path_factory.mktemp("live"), database_url=url, env={"EROS_PLAYGROUND": "true"}
+        tmp_path_factory.mktemp("live"),
+        database_url=url,
+        env={"EROS_PLAYGROUND": "true", "EXPOSE_AFFINITY_DEBUG": "true"},
     )
     yield server
     server.stop()

@@ -13,16 +13,21 @@ from companions.services.chat_pipeline import turn_begin, turn_prepare
 from companions.services.streaming import iter_reply_chunks, turn_stream
 from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.base import ChatRequest
-from eros.llm.fakes import FakeChatModel, StreamingFakeChatModel, StreamRecord
+from eros.llm.fakes import (
+    FakeChatModel,
+    RecordingChatModel,
+    StreamingFakeChatModel,
+    StreamRecord,
+)
 
 REQUEST = ChatRequest(task="chat_companion", model="m", messages=(LlmMessage("user", "hi"),))
 
 
 def test_a_model_without_stream_answers_whole_and_is_cut_into_words():
-    model = FakeChatModel(['"Hi" there'])
+    model = RecordingChatModel(FakeChatModel(['"Hi" there']))  # complete() only
     stream = iter_reply_chunks(model, REQUEST)
     assert list(stream) == ['"Hi"', " there"]
-    assert model.calls == 1
+    assert model.requests == [REQUEST]
     # complete() answers are cleaned by the provider; they are stored as given, like sync turns.
     assert stream.final_text('"Hi" there') == '"Hi" there'
     assert stream.model == "m"
@@ -50,7 +55,7 @@ def test_a_streamed_turn_from_a_model_without_stream_ends_like_a_sync_turn(alice
         memory_scope=resolve_memory_scope(None),
         affinity_axes=resolve_affinity_scope(None),
     )
-    model = FakeChatModel(["Lisbon? Lucky you."])
+    model = RecordingChatModel(FakeChatModel(["Lisbon? Lucky you."]))  # complete() only
     events = asyncio.run(_collect(turn_stream(prepared=prepared, chat_model=model)))
 
     assert [e.name for e in events] == ["meta", "delta", "delta", "delta", "done"]
