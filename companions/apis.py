@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,14 +40,17 @@ from companions.selectors import (
 )
 from companions.services import affinity as affinity_service
 from companions.services.chat_pipeline import (
+    TurnOutcome,
     should_show_cta,
     turn_begin,
     turn_enqueue,
+    turn_prepare,
     turn_run,
     typing_delay_ms,
 )
 from companions.services.gifts import gift_apply
 from companions.services.sessions import session_start
+from companions.services.streaming import turn_stream
 from eros.api import ApiError, PayloadTooLarge, forbid_other_user
 from eros.fields import (
     JSONObjectField,
@@ -51,7 +60,9 @@ from eros.fields import (
     StrictFloatField,
     StrictUUIDField,
 )
+from eros.llm.providers import get_chat_model
 from eros.schema import error_responses
+from eros.sse import CONTENT_TYPE, EventStreamResponse, JsonErrorsNegotiation, sse_event
 
 HISTORY_DEFAULT_LIMIT = 20
 HISTORY_MAX_LIMIT = 50
@@ -613,3 +624,92 @@ class AffinityDetailApi(APIView):
             "updated_at": row.updated_at,
         }
         return Response(self.OutputSerializer(body).data)
+
+
+# --- streamed messages -----------------------------------------------------------------------
+
+
+STREAM_DESCRIPTION = """\
+The same turn as `POST /comp/chat/{session_id}/message` (same body, same validation and
+ownership errors as JSON before the stream starts), answered as `text/event-stream`.
+Each event is `event: <name>` and one `data:` line of JSON:
+
+- `meta` (first, once): `{user_message_id, session_id, ghosted, typing_delay_ms}`.
+- `delta` (zero or more): `{text}`, reply text as the model produces it.
+- `done` (last, on success): the fields of the `/message` response (`reply` is the stored,
+  cleaned reply, `null` when ghosted; `message_id`, `lead_score`, `should_show_cta`,
+  `agent_training_level`, ...). A ghosted turn is `meta` (`ghosted: true`) then `done`.
+- `error` (last, instead of `done`): `{error, message, user_message_id}` with `error` =
+  `upstream_error` when the model provider failed, or `internal`. The user message is kept.
+
+If the client disconnects, the model call is cancelled; a reply that had begun is stored with
+the text streamed so far, otherwise the turn is marked failed.
+"""
+
+STREAM_EXAMPLE = (
+    'event: meta\ndata: {"user_message_id":"0b6c…","session_id":"5f1e…","ghosted":false,'
+    '"typing_delay_ms":1432}\n\n'
+    'event: delta\ndata: {"text":"Lisbon"}\n\n'
+    'event: delta\ndata: {"text":"? I love"}\n\n'
+    'event: delta\ndata: {"text":" that city."}\n\n'
+    'event: done\ndata: {"reply":"Lisbon? I love that city.","ghosted":false,'
+    '"message_id":"9a3d…","user_message_id":"0b6c…","session_id":"5f1e…","lead_score":0.0,'
+    '"should_show_cta":false,"typing_delay_ms":1432,"agent_training_level":0.1}\n\n'
+)
+
+
+class ChatMessageStreamApi(APIView):
+    """Send a message and receive the reply as server-sent events while it is produced."""
+
+    content_negotiation_class = JsonErrorsNegotiation
+
+    @extend_schema(
+        tags=["companion"],
+        operation_id="chat_message_stream",
+        description=STREAM_DESCRIPTION,
+        request=MessageInputSerializer,
+        responses={
+            (200, CONTENT_TYPE): OpenApiResponse(
+                response=OpenApiTypes.STR,
+                description="An event stream: `meta`, `delta`…, then `done` or `error`.",
+                examples=[OpenApiExample("reply", value=STREAM_EXAMPLE)],
+            ),
+            **error_responses(400, 401, 403, 404, 413),
+        },
+    )
+    def post(self, request, session_id):
+        session = session_for_user(session_id=session_id, user_id=request.user.id)
+        params = _validated_message(request)
+        user_message = turn_begin(session=session, content=params["text"])
+        prepared = turn_prepare(
+            session=session,
+            user_message=user_message,
+            memory_scope=params["memory_scope"],
+            affinity_axes=params["affinity_axes"],
+        )
+        events = turn_stream(prepared=prepared, chat_model=get_chat_model())
+        return EventStreamResponse(_encode_stream(events, session))
+
+
+async def _encode_stream(events, session):
+    async for event in events:
+        data = event.data
+        if event.name == "done":
+            data = ChatMessageApi.OutputSerializer(_message_output(data, session)).data
+        yield sse_event(event.name, data)
+
+
+def _message_output(outcome: TurnOutcome, session) -> dict:
+    """The ``/message`` response fields of a finished turn."""
+    lead = session.lead_score
+    return {
+        "reply": outcome.reply,
+        "ghosted": outcome.ghosted,
+        "message_id": outcome.assistant_message.id if outcome.assistant_message else None,
+        "user_message_id": outcome.user_message.id,
+        "session_id": session.id,
+        "lead_score": lead,
+        "should_show_cta": should_show_cta(lead, outcome.training_level),
+        "typing_delay_ms": typing_delay_ms(outcome.user_message.id),
+        "agent_training_level": outcome.training_level,
+    }

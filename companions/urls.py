@@ -20,4 +20,9 @@ urlpatterns = [
     path("chat/<uuid:session_id>/event/gift", apis.GiftSendApi.as_view(), name="gift-send"),
     path("chat/<uuid:session_id>/gifts", apis.GiftListApi.as_view(), name="gift-list"),
     path("affinity/<uuid:session_id>", apis.AffinityDetailApi.as_view(), name="affinity-detail"),
+    path(
+        "chat/<uuid:session_id>/message/stream",
+        apis.ChatMessageStreamApi.as_view(),
+        name="chat-message-stream",
+    ),
 ]

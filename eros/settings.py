@@ -178,6 +178,8 @@ MODEL_CONFIG_PATH = Path(
 EMA_INERTIA = envfloat("EMA_INERTIA", 0.8, lo=0.0, hi=1.0)
 DEMO_EMA_INERTIA = envfloat("DEMO_EMA_INERTIA", 0.3, lo=0.0, hi=1.0)
 EXPOSE_AFFINITY_DEBUG = envbool("EXPOSE_AFFINITY_DEBUG", False)
+#: The browser playground at /playground/ (always on with DEBUG).
+EROS_PLAYGROUND = DEBUG or envbool("EROS_PLAYGROUND", False)
 MAX_MESSAGE_CHARS = envint("MAX_MESSAGE_CHARS", 4000, minimum=1)
 HISTORY_TURNS = envint("HISTORY_TURNS", 20, minimum=0)
 PERSONAS_DIR = Path(envstr("PERSONAS_DIR", str(BASE_DIR / "fixtures" / "personas")))

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from eros.playground import playground_view
 from eros.views import HealthApi
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("comp/", include("companions.urls")),
     path("comp/", include("memory.urls")),
     path("comp/", include("insights.urls")),
+    path("playground/", playground_view, name="playground"),
 ]
 
 handler400 = "eros.api.json_bad_request"

@@ -74,3 +74,23 @@ def alice_session(personas, alice):
 
     genome = sorted(personas.values(), key=lambda g: g.name)[0]
     return session_start(user_id=alice, genome_id=genome.id).session
+
+
+@pytest.fixture(scope="session")
+def live_eros(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A live eros web process on 127.0.0.1 with a scripted chat model (``tests/live.py``).
+
+    It uses the test database, so tests need ``django_db(transaction=True)``; the playground
+    and the affinity debug route are on.
+    """
+    from tests.live import start_live_server, test_database_url
+
+    with django_db_blocker.unblock():
+        url = test_database_url()
+    server = start_live_server(
+        tmp_path_factory.mktemp("live"),
+        database_url=url,
+        env={"EROS_PLAYGROUND": "true", "EXPOSE_AFFINITY_DEBUG": "true"},
+    )
+    yield server
+    server.stop()

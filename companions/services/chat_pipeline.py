@@ -4,7 +4,9 @@
 survives whatever happens next. ``turn_run`` then gathers everything the decision needs in a
 handful of queries, asks the pure PDE for a plan, calls the chat model (never inside a
 transaction), and persists the outcome in one short transaction whose commit enqueues the
-post-process task.
+post-process task. ``turn_run`` is ``turn_prepare`` (gather, decide, build the chat request or
+persist a ghost), the model call, then ``turn_finish_reply`` (persist); the streamed route
+runs the same two around a streamed model call.
 """
 
 from __future__ import annotations
@@ -163,6 +165,30 @@ def _recall(
     )
 
 
+@dataclass(frozen=True)
+class PreparedTurn:
+    """A gathered and decided turn, ready for the chat model or already finished as a ghost.
+
+    ``request`` is the chat request to send, or None when the plan is a ghost; the ghost is
+    then already persisted. ``context`` is the operator-facing decision context that
+    :func:`turn_finish_reply` stores on the assistant message; ``started`` is the
+    ``time.perf_counter()`` value at which the turn began.
+    """
+
+    session: ChatSession
+    user_message: ChatMessage
+    plan: ActionPlan
+    training_level: float
+    request: ChatRequest | None
+    context: dict[str, Any]
+    started: float
+    recall_ids: dict[str, list[str]]
+
+    @property
+    def ghosted(self) -> bool:
+        return self.request is None
+
+
 class TurnAlreadyHandled(Exception):
     """The user message's turn already ran (a redelivered background task); nothing to do."""
 
@@ -248,16 +274,25 @@ def turn_run(
     ``pending``. Raises :class:`TurnAlreadyHandled` when the message's turn already ran.
     """
     try:
-        return _run(
+        prepared = turn_prepare(
             session=session,
             user_message=user_message,
             memory_scope=memory_scope,
             affinity_axes=affinity_axes,
-            chat_model=chat_model,
             embedder=embedder,
             now=now,
         )
-    except (ApiError, TurnAlreadyHandled):
+        if prepared.request is None:
+            return TurnOutcome(session, user_message, None, prepared.plan, prepared.training_level)
+        chat_model = chat_model or get_chat_model()
+        try:
+            result = chat_model.complete(prepared.request)
+        except ProviderError as exc:
+            logger.warning("chat model failed for session %s: %s", session.id, exc)
+            _fail_turn(user_message, reason=str(exc), now=timezone.now())
+            raise UpstreamError() from exc
+        return turn_finish_reply(prepared=prepared, text=result.text, model=result.model)
+    except (ApiError, UpstreamError, TurnAlreadyHandled):
         raise
     except Exception:
         logger.exception("turn for message %s failed", user_message.id)
@@ -268,18 +303,23 @@ def turn_run(
         raise
 
 
-def _run(
+def turn_prepare(
     *,
     session: ChatSession,
     user_message: ChatMessage,
     memory_scope: MemoryScope,
     affinity_axes: frozenset[str],
-    chat_model: ChatModel | None,
-    embedder: Embedder | None,
-    now: datetime | None,
-) -> TurnOutcome:
+    embedder: Embedder | None = None,
+    now: datetime | None = None,
+) -> PreparedTurn:
+    """Gather and decide a turn; build its chat request, or persist it as a ghost.
+
+    No model is called here and no transaction is left open, so the caller may call the chat
+    model (whole or streamed) and then :func:`turn_finish_reply`. Raises ``ApiError`` 404 when
+    the session's persona instance is gone (the turn is then marked ``failed``) and
+    :class:`TurnAlreadyHandled` when the message's turn already ran.
+    """
     started = time.perf_counter()
-    chat_model = chat_model or get_chat_model()
     embedder = embedder or get_embedder()
 
     # --- gather + decide, serialised per session ----------------------------------------
@@ -307,7 +347,7 @@ def _run(
     plan, affinity, signals = decided.plan, decided.affinity, decided.signals
     insights, level, decision_context = decided.insights, decided.level, decided.context
     if plan.action_type == ActionType.GHOST:
-        return TurnOutcome(session, user_message, None, plan, level)
+        return PreparedTurn(session, user_message, plan, level, None, decision_context, started, {})
 
     # --- act ------------------------------------------------------------------------------
     recall = _recall(
@@ -358,25 +398,49 @@ def _run(
             "turn": signals.message_count,
         },
     )
-    try:
-        result = chat_model.complete(request)
-    except ProviderError as exc:
-        logger.warning("chat model failed for session %s: %s", session.id, exc)
-        _fail_turn(user_message, reason=str(exc), now=timezone.now())
-        raise UpstreamError() from exc
-
-    decision_context.update(
-        {
-            "model": result.model,
-            "recall": {
-                "profile": [str(h.id) for _, hits in recall.profile_groups for h in hits],
-                "relationship": [str(h.id) for h in recall.relationship],
-            },
-            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-        }
+    recall_ids = {
+        "profile": [str(h.id) for _, hits in recall.profile_groups for h in hits],
+        "relationship": [str(h.id) for h in recall.relationship],
+    }
+    return PreparedTurn(
+        session, user_message, plan, level, request, decision_context, started, recall_ids
     )
-    assistant = _persist_reply(session, user_message, result.text, decision_context)
-    return TurnOutcome(session, user_message, assistant, plan, level)
+
+
+def turn_finish_reply(
+    *,
+    prepared: PreparedTurn,
+    text: str,
+    model: str,
+    context: dict[str, Any] | None = None,
+) -> TurnOutcome:
+    """Persist the reply ``text`` (already cleaned) of a prepared turn and enqueue post-process.
+
+    ``model`` is the model that answered; ``context`` adds operator-facing facts to the
+    assistant message's context (e.g. ``{"interrupted": True}``). One short transaction;
+    post-process is enqueued on commit.
+    """
+    decision_context = {
+        **prepared.context,
+        "model": model,
+        "recall": prepared.recall_ids,
+        "latency_ms": round((time.perf_counter() - prepared.started) * 1000, 1),
+        **(context or {}),
+    }
+    assistant = _persist_reply(prepared.session, prepared.user_message, text, decision_context)
+    return TurnOutcome(
+        prepared.session, prepared.user_message, assistant, prepared.plan, prepared.training_level
+    )
+
+
+def turn_fail(
+    *, user_message: ChatMessage, reason: str, context: dict[str, Any] | None = None
+) -> None:
+    """Mark a turn ``failed`` and write its ``system_error`` row (with ``context``, if any).
+
+    The user message is kept; no post-process runs for a failed turn.
+    """
+    _fail_turn(user_message, reason=reason, now=timezone.now(), context=context)
 
 
 def _persist_reply(
@@ -436,7 +500,9 @@ def _persist_ghost(session, user_message, plan: ActionPlan, context: dict[str, A
     user_message.turn_status = ChatMessage.TURN_GHOSTED
 
 
-def _fail_turn(user_message: ChatMessage, *, reason: str, now: datetime) -> None:
+def _fail_turn(
+    user_message: ChatMessage, *, reason: str, now: datetime, context: dict | None = None
+) -> None:
     """Keep the user message (``failed``) and leave a ``system_error`` row for operators."""
     with transaction.atomic():
         ChatMessage.objects.filter(id=user_message.id).update(turn_status=ChatMessage.TURN_FAILED)
@@ -446,6 +512,7 @@ def _fail_turn(user_message: ChatMessage, *, reason: str, now: datetime) -> None
             content=f"reply failed: {reason}"[:2000],
             sent_at=now,
             reply_to_id=user_message.id,
+            context=context or {},
         )
     user_message.turn_status = ChatMessage.TURN_FAILED
 

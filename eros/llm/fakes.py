@@ -8,9 +8,12 @@ settings switch (``EROS_CHAT_MODEL`` / ``EROS_EMBEDDER``); never ``mock.patch`` 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from eros.llm.base import ChatModel, ChatRequest, ChatResult, ProviderError
+from eros.llm.chunks import word_chunks
 from eros.llm.embeddings_local import DEFAULT_DIM, LocalEmbedder
 
 
@@ -166,3 +169,79 @@ class FakeEmbedder:
         if text in self.seeds:
             return unit_vector(self.seeds[text], self.dim)
         return self._local.embed(text)
+
+
+@dataclass
+class StreamRecord:
+    """What happened to one :meth:`StreamingFakeChatModel.stream` call.
+
+    ``yielded`` counts the chunks handed out; ``finished`` is True when every chunk was
+    yielded, ``failed`` when the scripted error was raised, and ``closed`` when the consumer
+    closed the stream early (the upstream call was cancelled).
+    """
+
+    yielded: int = 0
+    finished: bool = False
+    failed: bool = False
+    closed: bool = False
+
+
+class StreamingFakeChatModel(FakeChatModel):
+    """A :class:`FakeChatModel` that also streams, as a provider with ``stream()`` does.
+
+    ``stream(request)`` records the request like :meth:`complete` and yields the scripted
+    reply as word chunks (``eros.llm.chunks.word_chunks``), or the given ``chunks`` verbatim.
+    ``delay_s`` is slept before each chunk; ``fail_after`` raises ``error`` (default: a
+    retryable 503 :class:`~eros.llm.base.ProviderError`) once that many chunks were yielded
+    (0 = before the first). Each call appends a :class:`StreamRecord` to ``streams``.
+    ``complete`` answers the joined chunks when ``chunks`` is given.
+    """
+
+    def __init__(
+        self,
+        replies: Sequence[str] | Callable[[ChatRequest], str] | None = None,
+        *,
+        chunks: Sequence[str] | None = None,
+        delay_s: float = 0.0,
+        fail_after: int | None = None,
+        error: ProviderError | None = None,
+        **kwargs,
+    ):
+        if chunks is not None and replies is None:
+            replies = ["".join(chunks)]
+        super().__init__(replies, error=error, **kwargs)
+        self._chunks = list(chunks) if chunks is not None else None
+        self._delay_s = delay_s
+        self._fail_after = fail_after
+        self.streams: list[StreamRecord] = []
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        """Record ``request`` and return an iterator of reply chunks (see the class doc)."""
+        self.requests.append(request)
+        if self._fail_next is not None:
+            error, self._fail_next = self._fail_next, None
+            raise error
+        if self.calls in self._fail_on:
+            raise self._error or _default_error()
+        chunks = self._chunks if self._chunks is not None else word_chunks(self._reply(request))
+        record = StreamRecord()
+        self.streams.append(record)
+        return self._emit(chunks, record)
+
+    def _emit(self, chunks: list[str], record: StreamRecord) -> Iterator[str]:
+        try:
+            for index, chunk in enumerate(chunks):
+                if self._fail_after is not None and index == self._fail_after:
+                    record.failed = True
+                    raise self._error or _default_error()
+                if self._delay_s:
+                    time.sleep(self._delay_s)
+                record.yielded += 1
+                yield chunk
+            if self._fail_after is not None and self._fail_after >= len(chunks):
+                record.failed = True
+                raise self._error or _default_error()
+            record.finished = True
+        except GeneratorExit:
+            record.closed = True
+            raise

@@ -1,10 +1,14 @@
-"""``python manage.py benchmark turn [--turns N]``: latency of sync chat turns over HTTP.
+"""``python manage.py benchmark {turn,stream} [--turns N]``: chat turn latency over HTTP.
 
 Starts a uvicorn web process on a free local port (offline providers, query counting on, no
-worker: post-process tasks are only enqueued, as on the reply path), drives N sync turns
-through ``/comp/chat/{id}/message`` with httpx, and prints p50/p95 latency, SQL queries per
-turn and the web process's peak RSS. The database is the configured one; the benchmark user
-and its session are created fresh each run.
+worker: post-process tasks are only enqueued, as on the reply path). ``turn`` drives N sync
+turns through ``/comp/chat/{id}/message`` with httpx and prints p50/p95 latency, SQL queries
+per turn and the web process's peak RSS. ``stream`` drives N turns through
+``/comp/chat/{id}/message/stream`` and prints the time from sending the request to the first
+``meta`` and the first ``delta`` event, and to ``done``; the offline model answers at once, so
+the time to the first ``delta`` is eros's own overhead (target: p50 ≤ 50 ms). Ghosted turns
+have no ``delta`` and are counted apart. The database is the configured one; the benchmark
+user and its session are created fresh each run.
 """
 
 from __future__ import annotations
@@ -42,10 +46,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 class Command(BaseCommand):
-    help = "Benchmark sync chat turns through the HTTP stack with the offline providers."
+    help = "Benchmark chat turns (sync or streamed) through the HTTP stack, offline providers."
 
     def add_arguments(self, parser):
-        parser.add_argument("what", choices=["turn"])
+        parser.add_argument("what", choices=["turn", "stream"])
         parser.add_argument("--turns", type=int, default=200)
         parser.add_argument("--warmup", type=int, default=10)
 
@@ -97,6 +101,13 @@ class Command(BaseCommand):
             latencies: list[float] = []
             queries: list[int] = []
             headers = {"Authorization": f"Bearer {token}"}
+            if what == "stream":
+                with httpx.Client(headers=headers, timeout=30) as client:
+                    url = f"{base}/comp/chat/{session.id}/message/stream"
+                    report = self._stream(client, url, warmup, turns, proc)
+                for line in report:
+                    self.stdout.write(line)
+                return
             url = f"{base}/comp/chat/{session.id}/message"
             with httpx.Client(headers=headers, timeout=30) as client:
                 for i in range(warmup + turns):
@@ -124,6 +135,57 @@ class Command(BaseCommand):
             f"SQL queries per turn: median {statistics.median(queries):.0f}  max {max(queries)}"
         )
         self.stdout.write(f"web process peak RSS: {peak_rss / 2**20:.1f} MB")
+
+    def _stream(
+        self, client: httpx.Client, url: str, warmup: int, turns: int, proc: psutil.Process
+    ) -> list[str]:
+        """Drive streamed turns; the report lines (ms from sending to each first event)."""
+        to_meta: list[float] = []
+        to_delta: list[float] = []
+        to_done: list[float] = []
+        ghosted = 0
+        peak_rss = 0
+        for i in range(warmup + turns):
+            body = {"message": MESSAGES[i % len(MESSAGES)]}
+            started = time.perf_counter()
+            seen: dict[str, float] = {}
+            with client.stream("POST", url, json=body) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise CommandError(f"turn {i}: {response.status_code} {response.text}")
+                for line in response.iter_lines():
+                    if line.startswith("event: "):
+                        seen.setdefault(line[7:], (time.perf_counter() - started) * 1000)
+            if "error" in seen or "done" not in seen:
+                raise CommandError(f"turn {i}: the stream ended without done ({sorted(seen)})")
+            peak_rss = max(peak_rss, proc.memory_info().rss)
+            if i < warmup:
+                continue
+            to_meta.append(seen["meta"])
+            to_done.append(seen["done"])
+            if "delta" in seen:
+                to_delta.append(seen["delta"])
+            else:
+                ghosted += 1
+            if (i + 1) % 50 == 0:
+                self.stderr.write(f"  {i + 1}/{warmup + turns} turns")
+        if not to_delta:
+            raise CommandError("every turn was ghosted; nothing streamed")
+
+        def line(label: str, values: list[float]) -> str:
+            return (
+                f"{label}: p50 {statistics.median(values):.1f}  "
+                f"p95 {_percentile(values, 0.95):.1f}  max {max(values):.1f}"
+            )
+
+        return [
+            f"streamed turns: {turns} (after {warmup} warm-up), offline providers, "
+            f"{ghosted} ghosted",
+            line("ms to first meta ", to_meta),
+            line("ms to first delta", to_delta),
+            line("ms to done       ", to_done),
+            f"web process peak RSS: {peak_rss / 2**20:.1f} MB",
+        ]
 
     def _wait(self, base: str, web: subprocess.Popen) -> None:
         deadline = time.monotonic() + 60

@@ -152,6 +152,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  health: {base}/healthz    API docs: {base}/docs    admin: {base}/admin/"
         )
+        if settings.EROS_PLAYGROUND:
+            self.stdout.write(f"  playground: {base}/playground/")
         persona = persona_list_active().first()
         try:
             token = mint_token(DEV_USER_ID)
