@@ -15,7 +15,6 @@ from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.base import ChatRequest
 from eros.llm.fakes import (
     FakeChatModel,
-    RecordingChatModel,
     StreamingFakeChatModel,
     StreamRecord,
 )
@@ -23,8 +22,22 @@ from eros.llm.fakes import (
 REQUEST = ChatRequest(task="chat_companion", model="m", messages=(LlmMessage("user", "hi"),))
 
 
+class CompleteOnly:
+    """A provider that can only answer whole (no ``stream`` attribute)."""
+
+    name = "complete-only"
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.requests = []
+
+    def complete(self, request):
+        self.requests.append(request)
+        return self.inner.complete(request)
+
+
 def test_a_model_without_stream_answers_whole_and_is_cut_into_words():
-    model = RecordingChatModel(FakeChatModel(['"Hi" there']))  # complete() only
+    model = CompleteOnly(FakeChatModel(['"Hi" there']))
     stream = iter_reply_chunks(model, REQUEST)
     assert list(stream) == ['"Hi"', " there"]
     assert model.requests == [REQUEST]
@@ -55,7 +68,7 @@ def test_a_streamed_turn_from_a_model_without_stream_ends_like_a_sync_turn(alice
         memory_scope=resolve_memory_scope(None),
         affinity_axes=resolve_affinity_scope(None),
     )
-    model = RecordingChatModel(FakeChatModel(["Lisbon? Lucky you."]))  # complete() only
+    model = CompleteOnly(FakeChatModel(["Lisbon? Lucky you."]))
     events = asyncio.run(_collect(turn_stream(prepared=prepared, chat_model=model)))
 
     assert [e.name for e in events] == ["meta", "delta", "delta", "delta", "done"]
