@@ -538,7 +538,7 @@ class CompanionAffinityEventAdmin(EngineAdmin):
         deltas = obj.deltas if isinstance(obj.deltas, dict) else {}
         return (
             " ".join(
-                f"{axis[:3]} {_as_float(deltas.get(axis)):+.2f}"
+                f"{axis} {_as_float(deltas.get(axis)):+.2f}"
                 for axis in AXES
                 if _as_float(deltas.get(axis))
             )

@@ -42,6 +42,8 @@ SOURCE_COLOURS = {
 _OTHER_SOURCE = "#adb5bd"
 #: Intervals on the history's time axis.
 TICKS = 4
+#: Above this many events only gift and ghost events get markers (the lines stay exact).
+MARKER_LIMIT = 400
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,9 @@ def history_svg(points: Sequence[HistoryPoint]) -> str:
             f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2" '
             f'stroke-linejoin="round"/>'
         )
+        dense = len(points) > MARKER_LIMIT
         for p in points:
-            if p.event is None:
+            if p.event is None or (dense and p.source not in ("gift", "ghost")):
                 continue
             delta = (p.event.deltas or {}).get(axis, 0) if isinstance(p.event.deltas, dict) else 0
             marker = SOURCE_COLOURS.get(p.source or "", _OTHER_SOURCE)

@@ -3,10 +3,13 @@ are read-only, and :func:`persona_name` lets other admins show a persona by name
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin
 from django.db.models import Count, IntegerField, OuterRef, Subquery, TextField, Value
 from django.db.models.functions import Coalesce
+from django.forms.fields import InvalidJSONInput
 
 from eros.admin import (
     ADMIN_CSS,
@@ -32,6 +35,15 @@ def persona_name(instance_field: str = "instance_id") -> Subquery:
     )
 
 
+class PrettyJSONField(forms.JSONField):
+    """JSON shown indented, so operators can edit a persona card line by line."""
+
+    def prepare_value(self, value):
+        if isinstance(value, InvalidJSONInput):  # re-displayed after an error: keep the typing
+            return value
+        return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+
 class PersonaGenomeForm(forms.ModelForm):
     """Genome edits: trimmed, non-blank name and prompt; blank optional text → NULL;
     ``art_metadata`` checked by :func:`personas.loader.validate_art_metadata`."""
@@ -46,7 +58,13 @@ class PersonaGenomeForm(forms.ModelForm):
             "art_metadata",
             "is_active",
         ]
-        widgets = {"name": forms.TextInput(attrs={"size": 40})}
+        field_classes = {"art_metadata": PrettyJSONField}
+        widgets = {
+            "name": forms.TextInput(attrs={"size": 40}),
+            "tip_personality": forms.TextInput(attrs={"size": 40}),
+            "avatar_url": forms.TextInput(attrs={"size": 80}),
+            "art_metadata": forms.Textarea(attrs={"rows": 24, "cols": 100}),
+        }
 
     def clean_name(self) -> str:
         name = (self.cleaned_data.get("name") or "").strip()

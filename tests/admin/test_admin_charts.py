@@ -137,3 +137,14 @@ def test_history_draws_one_line_per_axis_and_a_marker_per_event_coloured_by_sour
     assert svg.count('fill="#212529"><title>') == 6  # ghost markers
     assert "ghost: tension Δ +0.050" in svg
     assert "No events yet" in history_svg(points[:1])
+
+
+def test_long_histories_keep_markers_only_for_gifts_and_ghosts():
+    events = [event(i, {"warmth": 0.01}) for i in range(450)]
+    events[100] = event(100, {"warmth": 0.1}, source="gift")
+    points = affinity_replay(
+        row=row(), events=events, default_inertia=0.8, now=T0 + timedelta(minutes=500)
+    ).points
+    svg = history_svg(points)
+    assert svg.count("<polyline") == 6
+    assert svg.count("<circle") == 4 + 6  # legend + the gift on each axis
