@@ -71,7 +71,11 @@ class PersonaFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        instances = PersonaInstance.objects.filter(genome_id=self.value()).values("id")
+        try:
+            genome_id = uuid.UUID(self.value())
+        except ValueError:
+            return queryset.none()
+        instances = PersonaInstance.objects.filter(genome_id=genome_id).values("id")
         return queryset.filter(instance_id__in=instances)
 
 

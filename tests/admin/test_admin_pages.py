@@ -107,6 +107,8 @@ def test_session_list_filters_by_user_and_persona(admin_client, relationship, bo
     assert [s.id for s in response.context["cl"].result_list] == [relationship.session.id]
     response, html = page(admin_client, listing, user="not-a-uuid")
     assert list(response.context["cl"].result_list) == [] and "not a UUID" in html
+    response, _ = page(admin_client, listing, persona="not-a-uuid")
+    assert list(response.context["cl"].result_list) == []
 
 
 @pytest.mark.django_db
