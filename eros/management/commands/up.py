@@ -154,6 +154,7 @@ class Command(BaseCommand):
         )
         if settings.EROS_PLAYGROUND:
             self.stdout.write(f"  playground: {base}/playground/")
+        self.stdout.write(f"  {operator_account_note()}")
         persona = persona_list_active().first()
         try:
             token = mint_token(DEV_USER_ID)
@@ -177,6 +178,37 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Say hello to {persona.name} (paste this):\n\n{curl}\n")
         self.stdout.write("Or chat in the terminal: python manage.py chat\nCtrl+C stops eros.")
+
+
+OPERATOR_USERNAME = "admin"
+OPERATOR_PASSWORD_FILE = "admin_password"
+
+
+def operator_account_note() -> str:
+    """Ensure a development operator account and say how to log in to admin.
+
+    Development only (``EROS_ENV=development``) and only while no superuser exists: creates
+    superuser ``admin`` with a generated password kept in ``EROS_DATA_DIR/admin_password``
+    (mode 0600). Otherwise says how to create or find an operator account.
+    """
+    from django.contrib.auth import get_user_model
+
+    from eros.env import data_secret
+
+    users = get_user_model()
+    if settings.EROS_ENV != "development":
+        return "operators: create an admin account with `python manage.py createsuperuser`"
+    path = Path(settings.EROS_DATA_DIR) / OPERATOR_PASSWORD_FILE
+    no_operator = not users.objects.filter(is_superuser=True).exists()
+    if no_operator and not users.objects.filter(username=OPERATOR_USERNAME).exists():
+        password = data_secret(settings.EROS_DATA_DIR, OPERATOR_PASSWORD_FILE)
+        users.objects.create_superuser(OPERATOR_USERNAME, password=password)
+    operator = users.objects.filter(username=OPERATOR_USERNAME, is_superuser=True).first()
+    if operator is not None and path.exists():
+        password = path.read_text().strip()
+        if operator.check_password(password):
+            return f"admin login: {OPERATOR_USERNAME} / {password}  (kept in {path})"
+    return "admin login: your superuser (or `python manage.py createsuperuser`)"
 
 
 class _Null:

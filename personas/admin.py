@@ -1,0 +1,184 @@
+"""Persona admin: genomes are editable (``art_metadata`` validated as the loader does), instances
+are read-only, and :func:`persona_name` lets other admins show a persona by name in one query."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, IntegerField, OuterRef, Subquery, TextField, Value
+from django.db.models.functions import Coalesce
+from django.forms.fields import InvalidJSONInput
+
+from eros.admin import (
+    ADMIN_CSS,
+    EngineAdmin,
+    NoCountPaginator,
+    UuidInputFilter,
+    changelist_url,
+    link,
+)
+from personas.loader import ArtMetadataError, validate_art_metadata
+from personas.models import PersonaGenome, PersonaInstance
+
+
+def persona_name(instance_field: str = "instance_id") -> Subquery:
+    """The genome name of the persona instance in ``instance_field`` (a correlated subquery).
+
+    There is no foreign key on ``instance_id`` columns (DESIGN §3), so lists annotate the name
+    instead of joining; NULL when the instance is unknown.
+    """
+    return Subquery(
+        PersonaInstance.objects.filter(id=OuterRef(instance_field)).values("genome__name")[:1],
+        output_field=TextField(),
+    )
+
+
+class PrettyJSONField(forms.JSONField):
+    """JSON shown indented, so operators can edit a persona card line by line."""
+
+    def prepare_value(self, value):
+        if isinstance(value, InvalidJSONInput):  # re-displayed after an error: keep the typing
+            return value
+        return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+class PersonaGenomeForm(forms.ModelForm):
+    """Genome edits: trimmed, non-blank name and prompt; blank optional text → NULL;
+    ``art_metadata`` checked by :func:`personas.loader.validate_art_metadata`."""
+
+    class Meta:
+        model = PersonaGenome
+        fields = [
+            "name",
+            "system_prompt",
+            "tip_personality",
+            "avatar_url",
+            "art_metadata",
+            "is_active",
+        ]
+        field_classes = {"art_metadata": PrettyJSONField}
+        widgets = {
+            "name": forms.TextInput(attrs={"size": 40}),
+            "tip_personality": forms.TextInput(attrs={"size": 40}),
+            "avatar_url": forms.TextInput(attrs={"size": 80}),
+            "art_metadata": forms.Textarea(attrs={"rows": 24, "cols": 100}),
+        }
+
+    def clean_name(self) -> str:
+        name = (self.cleaned_data.get("name") or "").strip()
+        if not name:
+            raise forms.ValidationError("A persona needs a name.")
+        taken = PersonaGenome.objects.filter(name=name).exclude(pk=self.instance.pk)
+        if taken.exists():
+            # Seeding upserts genomes by name, so two genomes may not share one.
+            raise forms.ValidationError("Another genome already has this name.")
+        return name
+
+    def clean_system_prompt(self) -> str:
+        prompt = (self.cleaned_data.get("system_prompt") or "").strip()
+        if not prompt:
+            raise forms.ValidationError("The system prompt may not be blank.")
+        return prompt
+
+    def clean_tip_personality(self) -> str | None:
+        return (self.cleaned_data.get("tip_personality") or "").strip() or None
+
+    def clean_avatar_url(self) -> str | None:
+        return (self.cleaned_data.get("avatar_url") or "").strip() or None
+
+    def clean_art_metadata(self) -> dict:
+        data = self.cleaned_data.get("art_metadata")
+        if data is None:
+            data = {}
+        try:
+            return validate_art_metadata(data)
+        except ArtMetadataError as exc:
+            where = f"art_metadata.{exc.field}" if exc.field else "art_metadata"
+            raise forms.ValidationError(f"{where}: {exc.reason}") from exc
+
+
+@admin.register(PersonaGenome)
+class PersonaGenomeAdmin(admin.ModelAdmin):
+    """Editable genomes; deactivate (``is_active``) rather than delete: instances keep them."""
+
+    form = PersonaGenomeForm
+    list_display = ["name", "is_active", "model_override", "instance_count", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+    readonly_fields = ["id", "created_at", "instances_link"]
+    fieldsets = [
+        (None, {"fields": ["id", "name", "is_active", "created_at", "instances_link"]}),
+        ("Prompt", {"fields": ["system_prompt", "tip_personality"]}),
+        ("Card", {"fields": ["avatar_url", "art_metadata"]}),
+    ]
+    show_full_result_count = False
+
+    class Media:
+        css = ADMIN_CSS
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return NoCountPaginator(queryset, per_page, request=request)
+
+    def get_queryset(self, request):
+        count = (
+            PersonaInstance.objects.filter(genome_id=OuterRef("pk"))
+            .order_by()
+            .values("genome_id")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                instance_count=Coalesce(Subquery(count, output_field=IntegerField()), Value(0))
+            )
+        )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="model override")
+    def model_override(self, obj: PersonaGenome) -> str:
+        model = (
+            (obj.art_metadata or {}).get("model") if isinstance(obj.art_metadata, dict) else None
+        )
+        return model or "—"
+
+    @admin.display(description="instances", ordering="instance_count")
+    def instance_count(self, obj: PersonaGenome) -> int:
+        return obj.instance_count
+
+    @admin.display(description="instances")
+    def instances_link(self, obj: PersonaGenome):
+        if obj.pk is None:
+            return "—"
+        return link(
+            changelist_url(PersonaInstance, genome__id__exact=obj.pk), "this genome's instances"
+        )
+
+
+class OwnerFilter(UuidInputFilter):
+    title = "owner"
+    parameter_name = "owner"
+    field = "owner_uid"
+
+
+@admin.register(PersonaInstance)
+class PersonaInstanceAdmin(EngineAdmin):
+    """Read-only: instances are created by ``session_start`` and owned by one user each."""
+
+    list_display = ["id", "genome", "owner_uid", "status", "created_at"]
+    list_select_related = ["genome"]
+    list_filter = ["genome", "status", OwnerFilter]
+    ordering = ["-created_at"]
+    fields = ["id", "genome", "owner_uid", "status", "created_at", "sessions_link"]
+    readonly_fields = fields
+
+    @admin.display(description="sessions")
+    def sessions_link(self, obj: PersonaInstance):
+        from companions.models import ChatSession
+
+        return link(changelist_url(ChatSession, instance=obj.pk), "sessions with this instance")
