@@ -204,6 +204,11 @@ def test_a_client_disconnect_mid_reply_cancels_the_model_and_stores_the_streamed
     _wait_for(
         lambda: CompanionAffinityEvent.objects.filter(affinity__session=alice_session).exists()
     )
+    # Let the server finish every post-process part before the test's data is flushed: the
+    # fan-out task and its three parts each leave a django-q2 result row.
+    from django_q.models import Task
+
+    _wait_for(lambda: Task.objects.count() >= 4)
 
 
 @pytest.mark.django_db(transaction=True)
