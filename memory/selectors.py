@@ -12,15 +12,22 @@ eros-engine-server.md §6.5):
              + IMPORTANCE_WEIGHT · importance
 
 with age in event time (``occurred_at``). Hybrid recall (``HYBRID_RECALL``, on by default)
-fuses that order with PostgreSQL full-text rank (``ts_rank`` of the ``simple`` configuration,
-query terms OR-ed, English stopwords dropped) by reciprocal rank fusion (Cormack, Clarke &
+fuses that order with a full-text order by reciprocal rank fusion (Cormack, Clarke &
 Büttcher, SIGIR 2009):
 
     score = 1 / (HYBRID_RRF_K + vector_rank) + 1 / (HYBRID_RRF_K + text_rank)
 
-where ranks are 1-based within the same list (a category of the profile layer, the raw profile
-rows, or the relationship rows) and the text term is 0 for rows that match no query term.
-Without hybrid recall ``score = vscore``. Soft-deleted rows never surface.
+Ranks are 1-based within the same list (a category of the profile layer, the raw profile rows,
+or the relationship rows); the text term is 0 for rows that match no query word. The text
+order ranks rows by the summed inverse document frequency of the query words they contain,
+counted over the user's rows being
+recalled, with BM25's idf ``ln(1 + (N − df + 0.5) / (df + 0.5))`` (Robertson & Zaragoza 2009;
+term frequency and length are left out, memories being short). A word matches a row when it is
+one of the row's lexemes in ``content_tsv`` (``to_tsvector('simple', content)``). So a word
+every memory shares
+(the user's own name, say) barely counts, and a rare one decides. English stopwords are
+dropped from the query. Without hybrid recall ``score = vscore``. Soft-deleted rows never
+surface.
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ from memory.models import LAYER_PROFILE, LAYER_RELATIONSHIP, CompanionMemory
 #: At most this many distinct terms of a query are searched as text.
 MAX_QUERY_TERMS = 32
 
-_WORD = re.compile(r"\w+")
+# Letters and digits: PostgreSQL's text-search parser also splits words at "_".
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,9 @@ class MemoryHit:
     """A recalled memory.
 
     ``similarity``: cosine similarity in [-1, 1]. ``score``: the ranking score (the RRF score
-    in (0, 2/(k+1)] with hybrid recall, else the vector score). ``text_rank``: ``ts_rank`` of
-    the query terms, 0.0 when no term matched or text search was off.
+    in (0, 2/(k+1)] with hybrid recall, else the vector score). ``text_rank``: summed idf of
+    the query words the memory contains (module docstring), 0.0 when none matched or text
+    search was off.
     """
 
     id: uuid.UUID
@@ -82,38 +91,50 @@ class Recall:
         return not self.profile_groups and not self.relationship
 
 
-def text_query(text: str | None) -> str:
-    """A ``to_tsquery`` string OR-ing the distinct non-stopword words of ``text``; '' if none.
+def query_terms(text: str | None) -> list[str]:
+    """The distinct non-stopword words of ``text``, in order of first appearance.
 
-    Words are ``\\w+`` runs of the NFKC-normalised, lower-cased text (so they never contain
-    quotes or operators), in order of first appearance, at most :data:`MAX_QUERY_TERMS`.
+    Words are runs of letters and digits of the NFKC-normalised, lower-cased text, close to
+    the lexemes PostgreSQL's ``simple`` configuration makes; at most :data:`MAX_QUERY_TERMS`.
     """
     if not text:
-        return ""
+        return []
     words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
-    terms = [w for w in dict.fromkeys(words) if w not in STOPWORDS][:MAX_QUERY_TERMS]
-    return " | ".join(f"'{t}'" for t in terms)
+    return [w for w in dict.fromkeys(words) if w not in STOPWORDS][:MAX_QUERY_TERMS]
 
 
 _RECALL_SQL = """
-WITH q AS MATERIALIZED (
-    SELECT CASE WHEN %(hybrid)s THEN to_tsquery('simple', %(tsq)s) END AS ts
-),
-cand AS (
+WITH cand AS MATERIALIZED (
+    -- One pass over the user's rows; MATERIALIZED so each vector is read and compared once.
     SELECT CASE WHEN m.instance_id IS NOT NULL THEN 'relationship'
                 WHEN m.category IS NOT NULL THEN 'grouped' ELSE 'raw' END AS part,
            CASE WHEN m.instance_id IS NULL THEN m.category END AS grp,
-           m.id, m.content, m.category, m.occurred_at, m.source_message_ids,
+           m.id, m.content, m.category, m.occurred_at, m.source_message_ids, m.content_tsv,
            1 - (m.embedding <=> %(q)s::vector) AS similarity,
-           CASE WHEN m.content_tsv @@ q.ts THEN ts_rank(m.content_tsv, q.ts) END AS text_rank,
            coalesce(m.importance, 0) AS importance
-    FROM companion_memories m CROSS JOIN q
+    FROM companion_memories m
     WHERE m.user_id = %(user)s AND m.deleted_at IS NULL
       AND ((%(profile)s AND m.instance_id IS NULL)
            OR (%(relationship)s AND m.instance_id = %(instance)s))
 ),
-scored AS (
-    SELECT c.*,
+terms AS MATERIALIZED (
+    SELECT plainto_tsquery('simple', t.term) AS tq
+    FROM unnest(%(terms)s::text[]) AS t(term)
+    WHERE %(hybrid)s
+),
+idf AS MATERIALIZED (
+    -- BM25's idf of each query word over the recalled rows (words in no row are dropped).
+    SELECT t.tq, ln(1 + ((SELECT count(*) FROM cand) - d.df + 0.5) / (d.df + 0.5)) AS w
+    FROM terms t
+    CROSS JOIN LATERAL (SELECT count(*) AS df FROM cand c WHERE c.content_tsv @@ t.tq) d
+    WHERE d.df > 0
+),
+scored AS MATERIALIZED (
+    SELECT c.part, c.grp, c.id, c.content, c.category, c.occurred_at, c.source_message_ids,
+           c.similarity,
+           CASE WHEN %(hybrid)s THEN (
+               SELECT sum(i.w) FROM idf i WHERE c.content_tsv @@ i.tq
+           ) END AS text_rank,
            c.similarity
            + %(rw)s * exp(-greatest(extract(epoch from (%(now)s - c.occurred_at)), 0)
                           / 86400.0 / %(tau)s)
@@ -177,11 +198,11 @@ def memory_recall(
     """
     if not (profile or relationship):
         return Recall()
-    tsq = text_query(query_text)
-    use_text = (settings.HYBRID_RECALL if hybrid is None else hybrid) and bool(tsq)
+    terms = query_terms(query_text)
+    use_text = (settings.HYBRID_RECALL if hybrid is None else hybrid) and bool(terms)
     params = {
         "q": format_vector(query_vector),
-        "tsq": tsq,
+        "terms": terms if use_text else [],
         "hybrid": use_text,
         "rrf_k": settings.HYBRID_RRF_K,
         "rw": settings.RECENCY_WEIGHT,
