@@ -95,7 +95,8 @@ def query_terms(text: str | None) -> list[str]:
     """The distinct non-stopword words of ``text``, in order of first appearance.
 
     Words are runs of letters and digits of the NFKC-normalised, lower-cased text, close to
-    the lexemes PostgreSQL's ``simple`` configuration makes; at most :data:`MAX_QUERY_TERMS`.
+    the lexemes PostgreSQL's ``simple`` configuration makes (and safe to quote in a
+    ``tsquery``); at most :data:`MAX_QUERY_TERMS`.
     """
     if not text:
         return []
@@ -104,41 +105,47 @@ def query_terms(text: str | None) -> list[str]:
 
 
 _RECALL_SQL = """
-WITH cand AS MATERIALIZED (
-    -- One pass over the user's rows; MATERIALIZED so each vector is read and compared once.
+WITH terms AS MATERIALIZED (
+    SELECT t.n, plainto_tsquery('simple', t.term) AS tq
+    FROM unnest(%(terms)s::text[]) WITH ORDINALITY AS t(term, n)
+    WHERE %(hybrid)s
+),
+any_term AS MATERIALIZED (
+    SELECT to_tsquery('simple', %(any_term)s) AS tq WHERE %(hybrid)s
+),
+cand AS MATERIALIZED (
+    -- One pass over the user's rows, keeping only what ranking needs; MATERIALIZED so each
+    -- vector is compared once. ``hits``: which query words the row holds (checked only for
+    -- rows holding any). Contents are fetched for the winners only (last step).
     SELECT CASE WHEN m.instance_id IS NOT NULL THEN 'relationship'
                 WHEN m.category IS NOT NULL THEN 'grouped' ELSE 'raw' END AS part,
            CASE WHEN m.instance_id IS NULL THEN m.category END AS grp,
-           m.id, m.content, m.category, m.occurred_at, m.source_message_ids, m.content_tsv,
+           m.id,
            1 - (m.embedding <=> %(q)s::vector) AS similarity,
-           coalesce(m.importance, 0) AS importance
+           CASE WHEN %(hybrid)s AND m.content_tsv @@ (SELECT tq FROM any_term)
+                THEN ARRAY(SELECT t.n FROM terms t WHERE m.content_tsv @@ t.tq) END AS hits,
+           m.occurred_at,
+           coalesce(m.importance, 0)::float8 AS importance
     FROM companion_memories m
     WHERE m.user_id = %(user)s AND m.deleted_at IS NULL
       AND ((%(profile)s AND m.instance_id IS NULL)
            OR (%(relationship)s AND m.instance_id = %(instance)s))
 ),
-terms AS MATERIALIZED (
-    SELECT plainto_tsquery('simple', t.term) AS tq
-    FROM unnest(%(terms)s::text[]) AS t(term)
-    WHERE %(hybrid)s
-),
 idf AS MATERIALIZED (
-    -- BM25's idf of each query word over the recalled rows (words in no row are dropped).
-    SELECT t.tq, ln(1 + ((SELECT count(*) FROM cand) - d.df + 0.5) / (d.df + 0.5)) AS w
-    FROM terms t
-    CROSS JOIN LATERAL (SELECT count(*) AS df FROM cand c WHERE c.content_tsv @@ t.tq) d
-    WHERE d.df > 0
+    -- BM25's idf of each query word found, over the recalled rows.
+    SELECT h.n, ln(1 + ((SELECT count(*) FROM cand) - h.df + 0.5)::float8 / (h.df + 0.5)) AS w
+    FROM (SELECT unnest(hits) AS n, count(*) AS df FROM cand WHERE hits IS NOT NULL GROUP BY 1) h
 ),
 scored AS MATERIALIZED (
-    SELECT c.part, c.grp, c.id, c.content, c.category, c.occurred_at, c.source_message_ids,
-           c.similarity,
-           CASE WHEN %(hybrid)s THEN (
-               SELECT sum(i.w) FROM idf i WHERE c.content_tsv @@ i.tq
-           ) END AS text_rank,
+    SELECT c.part, c.grp, c.id, c.similarity,
+           CASE WHEN c.hits IS NOT NULL THEN (SELECT sum(i.w) FROM idf i WHERE i.n = ANY(c.hits))
+           END AS text_rank,
+           -- float8 throughout: numeric arithmetic (extract, 1.0) is many times slower.
            c.similarity
-           + %(rw)s * exp(-greatest(extract(epoch from (%(now)s - c.occurred_at)), 0)
-                          / 86400.0 / %(tau)s)
-           + %(iw)s * c.importance AS vscore
+           + %(rw)s::float8
+             * exp(-greatest(extract(epoch from (%(now)s - c.occurred_at))::float8, 0)
+                   / (86400 * %(tau)s::float8))
+           + %(iw)s::float8 * c.importance AS vscore
     FROM cand c
 ),
 ranked AS (
@@ -151,8 +158,8 @@ ranked AS (
 fused AS (
     SELECT r.*,
            CASE WHEN %(hybrid)s
-                THEN 1.0 / (%(rrf_k)s + vrank)
-                     + CASE WHEN text_rank IS NULL THEN 0 ELSE 1.0 / (%(rrf_k)s + trank) END
+                THEN 1::float8 / (%(rrf_k)s + vrank)
+                     + CASE WHEN text_rank IS NULL THEN 0 ELSE 1::float8 / (%(rrf_k)s + trank) END
                 ELSE vscore END AS score
     FROM ranked r
 ),
@@ -161,12 +168,12 @@ final AS (
            row_number() OVER (PARTITION BY part, grp ORDER BY score DESC, vscore DESC, id) AS rn
     FROM fused f
 )
-SELECT part, id, content, category, similarity, score, coalesce(text_rank, 0),
-       occurred_at, source_message_ids
-FROM final
-WHERE rn <= CASE part WHEN 'grouped' THEN %(k_cat)s WHEN 'raw' THEN %(k_raw)s
-                      ELSE %(k_rel)s END
-ORDER BY part, grp, rn
+SELECT f.part, m.id, m.content, m.category, f.similarity, f.score, coalesce(f.text_rank, 0),
+       m.occurred_at, m.source_message_ids
+FROM final f JOIN companion_memories m ON m.id = f.id
+WHERE f.rn <= CASE f.part WHEN 'grouped' THEN %(k_cat)s WHEN 'raw' THEN %(k_raw)s
+                          ELSE %(k_rel)s END
+ORDER BY f.part, f.grp, f.rn
 """
 
 
@@ -203,6 +210,7 @@ def memory_recall(
     params = {
         "q": format_vector(query_vector),
         "terms": terms if use_text else [],
+        "any_term": " | ".join(f"'{t}'" for t in terms) if use_text else "",
         "hybrid": use_text,
         "rrf_k": settings.HYBRID_RRF_K,
         "rw": settings.RECENCY_WEIGHT,
