@@ -245,7 +245,9 @@ def _build(spec: RecallBenchmark, *, out, err) -> None:
             f"inserted {len(plan):,} memories of {spec.users:,} users in {loaded - started:.0f} s"
             f" ({len(vectors):,} distinct texts)"
         )
-        cursor.execute("SET maintenance_work_mem = '1GB'")
+        # The HNSW graph must fit in maintenance_work_mem or the build slows down many times.
+        megabytes = min(8192, max(1024, spec.memories * 3 // 1024))
+        cursor.execute(f"SET maintenance_work_mem = '{megabytes}MB'")
         cursor.execute("SET max_parallel_maintenance_workers = 2")
         cursor.execute(
             "CREATE INDEX idx_memories_content_tsv ON companion_memories USING gin (content_tsv)"

@@ -12,7 +12,7 @@ from django.utils import timezone
 from companions.models import ChatSession
 from companions.scopes import resolve_memory_scope
 from memory.models import CompanionMemory
-from memory.selectors import memory_recall, query_terms
+from memory.selectors import memory_recall, memory_search, query_terms
 from memory.services import memory_soft_delete
 
 
@@ -359,3 +359,19 @@ def test_query_terms_are_the_distinct_content_words():
     assert query_terms("what about the") == []
     assert query_terms(None) == []
     assert query_terms("it's O'Brien's") == ["o", "brien"]
+
+
+@pytest.mark.django_db
+def test_cross_user_search_returns_the_nearest_live_memories_of_anyone(session, bob):
+    other = ChatSession.objects.create(user_id=bob, instance_id=uuid.uuid4())
+    put_vector(session, "alice near", mix(1, 40, 0.9))
+    put_vector(other, "bob nearer", mix(1, 41, 0.95), layer="relationship")
+    put_vector(other, "bob far", mix(1, 42, 0.2))
+    put_vector(session, "alice gone", unit(1), deleted_at=timezone.now())
+    hits = memory_search(query_vector=unit(1), k=2)
+    assert [(h["content"], h["layer"]) for h in hits] == [
+        ("bob nearer", "relationship"),
+        ("alice near", "profile"),
+    ]
+    assert [h["similarity"] for h in hits] == pytest.approx([0.95, 0.9])
+    assert {"embedding", "content_tsv"}.isdisjoint(hits[0])
