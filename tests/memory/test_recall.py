@@ -12,7 +12,7 @@ from django.utils import timezone
 from companions.models import ChatSession
 from companions.scopes import resolve_memory_scope
 from memory.models import CompanionMemory
-from memory.selectors import memory_recall, text_query
+from memory.selectors import memory_recall, memory_search, query_terms
 from memory.services import memory_soft_delete
 
 
@@ -243,6 +243,30 @@ def test_more_matching_terms_rank_higher_in_the_text_list(session):
 
 
 @pytest.mark.django_db
+def test_a_word_every_memory_shares_barely_counts(session):
+    put_vector(session, "Mara: long shift again", mix(1, 30, 0.9), layer="relationship")
+    put_vector(session, "Mara: first cello lesson", mix(1, 31, 0.8), layer="relationship")
+    put_vector(session, "Mara: walked the dog", mix(1, 32, 0.1), layer="relationship")
+    hits = recall(session, 1, query_text="Mara's dog?").relationship
+    common = math.log(1 + 0.5 / 3.5)  # "mara": in all 3 rows
+    rare = math.log(1 + 2.5 / 1.5)  # "dog": in 1 row
+    assert {h.content: round(h.text_rank, 6) for h in hits} == {
+        "Mara: long shift again": round(common, 6),
+        "Mara: first cello lesson": round(common, 6),
+        "Mara: walked the dog": round(common + rare, 6),
+    }
+    # Vector ranks 1, 3, 2 and text ranks 2, 1, 3 (ties in text go to the better vector).
+    assert [h.content for h in hits] == [
+        "Mara: long shift again",
+        "Mara: walked the dog",
+        "Mara: first cello lesson",
+    ]
+    assert [h.score for h in hits] == pytest.approx(
+        [1 / 61 + 1 / 62, 1 / 63 + 1 / 61, 1 / 62 + 1 / 63]
+    )
+
+
+@pytest.mark.django_db
 def test_hybrid_fusion_ranks_within_each_profile_category(session):
     put_vector(session, "drinks green tea", mix(1, 200, 0.9), category="preference")
     put_vector(session, "likes jazz", mix(1, 201, 0.8), category="preference")
@@ -326,10 +350,28 @@ def test_top_k_can_be_overridden_per_call(session):
     assert len(hits) == 10 and hits[0].content == "relationship-100"
 
 
-def test_text_query_ors_distinct_content_words():
-    assert text_query("Do you remember the Lighthouse? the LIGHTHOUSE at Sintra!") == (
-        "'remember' | 'lighthouse' | 'sintra'"
-    )
-    assert text_query("what about the") == ""
-    assert text_query(None) == ""
-    assert text_query("it's O'Brien's") == "'o' | 'brien'"
+def test_query_terms_are_the_distinct_content_words():
+    assert query_terms("Do you remember the Lighthouse? the LIGHTHOUSE at Sintra!") == [
+        "remember",
+        "lighthouse",
+        "sintra",
+    ]
+    assert query_terms("what about the") == []
+    assert query_terms(None) == []
+    assert query_terms("it's O'Brien's") == ["o", "brien"]
+
+
+@pytest.mark.django_db
+def test_cross_user_search_returns_the_nearest_live_memories_of_anyone(session, bob):
+    other = ChatSession.objects.create(user_id=bob, instance_id=uuid.uuid4())
+    put_vector(session, "alice near", mix(1, 40, 0.9))
+    put_vector(other, "bob nearer", mix(1, 41, 0.95), layer="relationship")
+    put_vector(other, "bob far", mix(1, 42, 0.2))
+    put_vector(session, "alice gone", unit(1), deleted_at=timezone.now())
+    hits = memory_search(query_vector=unit(1), k=2)
+    assert [(h["content"], h["layer"]) for h in hits] == [
+        ("bob nearer", "relationship"),
+        ("alice near", "profile"),
+    ]
+    assert [h["similarity"] for h in hits] == pytest.approx([0.95, 0.9])
+    assert {"embedding", "content_tsv"}.isdisjoint(hits[0])

@@ -1,5 +1,8 @@
 """``python manage.py benchmark {turn,stream} [--turns N]``: chat turn latency over HTTP.
 
+``python manage.py benchmark recall [--memories N] [--users U]``: latency of a chat turn's full
+memory recall over a synthetic memory table (``memory.benchmark``).
+
 Starts a uvicorn web process on a free local port (offline providers, query counting on, no
 worker: post-process tasks are only enqueued, as on the reply path). ``turn`` drives N sync
 turns through ``/comp/chat/{id}/message`` with httpx and prints p50/p95 latency, SQL queries
@@ -46,14 +49,28 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 class Command(BaseCommand):
-    help = "Benchmark chat turns (sync or streamed) through the HTTP stack, offline providers."
+    help = (
+        "Benchmark chat turns over HTTP (turn: sync, stream: streamed) or per-turn memory "
+        "recall (recall)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("what", choices=["turn", "stream"])
+        parser.add_argument("what", choices=["turn", "stream", "recall"])
         parser.add_argument("--turns", type=int, default=200)
-        parser.add_argument("--warmup", type=int, default=10)
+        parser.add_argument("--warmup", type=int, default=None)
+        recall = parser.add_argument_group("recall")
+        recall.add_argument("--memories", type=int, default=100_000)
+        recall.add_argument("--users", type=int, default=1_000)
+        recall.add_argument("--queries", type=int, default=2_000)
+        recall.add_argument("--database", default="eros_bench", help="database for the data")
+        recall.add_argument("--fresh", action="store_true", help="rebuild the data set")
+        recall.add_argument("--drop", action="store_true", help="drop the database afterwards")
+        recall.add_argument("--no-hnsw", action="store_true", help="skip the HNSW index build")
 
     def handle(self, *args, what, turns, warmup, **options):
+        if what == "recall":
+            return self._recall(warmup=200 if warmup is None else warmup, **options)
+        warmup = 10 if warmup is None else warmup
         from companions.services.sessions import session_start
         from eros.auth import mint_token
         from personas.selectors import persona_list_active
@@ -186,6 +203,23 @@ class Command(BaseCommand):
             line("ms to done       ", to_done),
             f"web process peak RSS: {peak_rss / 2**20:.1f} MB",
         ]
+
+    def _recall(self, *, warmup, memories, users, queries, database, fresh, drop, no_hnsw, **_):
+        from memory.benchmark import RecallBenchmark, run_recall_benchmark
+
+        if memories < 1 or users < 1 or queries < 1 or users > memories:
+            raise CommandError("need 1 <= --users <= --memories and --queries >= 1")
+        spec = RecallBenchmark(
+            memories=memories,
+            users=users,
+            queries=queries,
+            warmup=warmup,
+            database=database,
+            fresh=fresh,
+            drop=drop,
+            hnsw=not no_hnsw,
+        )
+        run_recall_benchmark(spec, out=self.stdout.write, err=self.stderr)
 
     def _wait(self, base: str, web: subprocess.Popen) -> None:
         deadline = time.monotonic() + 60
