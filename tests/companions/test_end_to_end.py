@@ -79,7 +79,7 @@ def stub_answer(body: dict[str, Any]) -> str:
         return "Here you go:\n" + json.dumps(turn["evaluation"])
     if model == "stub-insight":
         if prompt.startswith("List new facts"):
-            facts = next(f for key, f in FACTS.items() if f"User: {key}" in prompt or key in prompt)
+            facts = next(f for key, f in FACTS.items() if key in prompt)
             return json.dumps({"facts": facts})
         listed = re.findall(r"^- (.+)$", prompt.split("Current profile:")[0], re.M)
         fields: dict[str, Any] = {}
