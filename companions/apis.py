@@ -138,7 +138,15 @@ class MemoryScopeField(serializers.Field):
     }
 )
 class AffinityScopeField(serializers.JSONField):
-    """A preset name or a list of axis names."""
+    """A preset name or a list of axis names (anything else is refused here; the names are
+    checked by :func:`companions.scopes.resolve_affinity_scope`)."""
+
+    default_error_messages = {"invalid": "expected a preset name or a list of axis names"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str | list):
+            self.fail("invalid")
+        return data
 
 
 class MessageInputSerializer(serializers.Serializer):

@@ -26,7 +26,7 @@ CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
-    406: "bad_request",
+    406: "not_acceptable",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
