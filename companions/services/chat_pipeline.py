@@ -49,6 +49,9 @@ from personas.selectors import persona_load_companion
 
 logger = logging.getLogger(__name__)
 
+#: Cosine similarity a recalled memory needs before the offline composer may bring it up.
+MENTION_SIMILARITY_FLOOR = 0.2
+
 
 @dataclass(frozen=True)
 class TurnOutcome:
@@ -376,8 +379,16 @@ def turn_prepare(
     resolved = get_model_config().resolve(
         TASK_CHAT, override if isinstance(override, str) else None
     )
-    recalled = [h.content for _, hits in recall.profile_groups for h in hits]
-    recalled += [h.content for h in recall.relationship]
+    # The offline composer weaves in the first of these; hand it only memories that bear on
+    # the message (real models read every recalled memory in the prompt and judge for
+    # themselves), most similar first, the user's own words before exchanges.
+    profile_hits = [h for _, hits in recall.profile_groups for h in hits]
+    recalled = [
+        h.content
+        for h in sorted(profile_hits, key=lambda h: -h.similarity)
+        + sorted(recall.relationship, key=lambda h: -h.similarity)
+        if h.similarity >= MENTION_SIMILARITY_FLOOR
+    ]
     request = ChatRequest(
         task=TASK_CHAT,
         model=resolved.model,
