@@ -53,12 +53,14 @@ from companions.services.sessions import session_start
 from companions.services.streaming import turn_stream
 from eros.api import ApiError, PayloadTooLarge, forbid_other_user
 from eros.fields import (
+    NOT_BLANK_PATTERN,
     JSONObjectField,
     QueryIntegerField,
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,
     StrictUUIDField,
+    is_blank,
 )
 from eros.llm.providers import get_chat_model
 from eros.schema import error_responses
@@ -100,7 +102,7 @@ def _page(request, *, default: int, maximum: int) -> tuple[int, int]:
         "type": "string",
         "minLength": 1,
         "maxLength": settings.MAX_MESSAGE_CHARS,
-        "pattern": r"\S",
+        "pattern": NOT_BLANK_PATTERN,
         "description": f"The user's message: not blank, at most {settings.MAX_MESSAGE_CHARS} "
         "characters (MAX_MESSAGE_CHARS; longer is a 413).",
     }
@@ -152,10 +154,11 @@ class AffinityScopeField(serializers.JSONField):
 class MessageInputSerializer(serializers.Serializer):
     """``message`` (alias ``content``), plus optional prompt-assembly scopes."""
 
-    message = MessageTextField(required=False, allow_blank=True, trim_whitespace=False)
+    openapi_extra = {"anyOf": [{"required": ["message"]}, {"required": ["content"]}]}
+
+    message = MessageTextField(required=False, trim_whitespace=False)
     content = MessageTextField(
         required=False,
-        allow_blank=True,
         trim_whitespace=False,
         help_text="Alias of `message`, used when `message` is absent.",
     )
@@ -163,18 +166,22 @@ class MessageInputSerializer(serializers.Serializer):
     affinity_scope = AffinityScopeField(required=False, allow_null=True)
 
     def validate(self, attrs):
-        text = attrs.get("message")
-        if text is None:
-            text = attrs.get("content")
-        if text is None:
+        # Every text field present must be valid, even the one not used (``content`` when
+        # ``message`` is given), so a request is judged on all of what it says.
+        present = [name for name in ("message", "content") if name in attrs]
+        if not present:
             raise serializers.ValidationError({"message": ["this field is required"]})
-        if not text.strip():
-            raise serializers.ValidationError({"message": ["message must not be empty"]})
-        if len(text) > settings.MAX_MESSAGE_CHARS:
-            raise PayloadTooLarge(
-                f"message is {len(text)} characters; the limit is {settings.MAX_MESSAGE_CHARS}",
-                {"message": [f"at most {settings.MAX_MESSAGE_CHARS} characters"]},
-            )
+        for name in present:
+            if is_blank(attrs[name]):
+                raise serializers.ValidationError({name: [f"{name} must not be empty"]})
+        for name in present:
+            if len(attrs[name]) > settings.MAX_MESSAGE_CHARS:
+                raise PayloadTooLarge(
+                    f"{name} is {len(attrs[name])} characters; "
+                    f"the limit is {settings.MAX_MESSAGE_CHARS}",
+                    {name: [f"at most {settings.MAX_MESSAGE_CHARS} characters"]},
+                )
+        text = attrs[present[0]]
         try:
             memory_scope = resolve_memory_scope(attrs.get("memory_scope"))
         except ScopeError as exc:
@@ -204,9 +211,11 @@ class ChatStartApi(APIView):
     """
 
     class InputSerializer(serializers.Serializer):
-        genome_id = StrictUUIDField(required=False, allow_null=True)
+        openapi_extra = {"anyOf": [{"required": ["genome_id"]}, {"required": ["instance_id"]}]}
+
+        genome_id = StrictUUIDField(required=False)
         instance_id = StrictUUIDField(
-            required=False, allow_null=True, help_text="Wins over `genome_id` when both are set."
+            required=False, help_text="Wins over `genome_id` when both are set."
         )
         is_demo = StrictBooleanField(
             required=False,
@@ -473,6 +482,8 @@ def _delta_field() -> StrictFloatField:
 
 class GiftDeltasSerializer(serializers.Serializer):
     """Raw per-axis changes in [-1, 1]; absent axes are 0. The EMA damps them when applied."""
+
+    openapi_extra = {"additionalProperties": False}
 
     warmth = _delta_field()
     trust = _delta_field()

@@ -15,14 +15,40 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+#: Whitespace as ECMA-262 (and so JSON Schema ``pattern``) defines ``\\s``, spelled out so that
+#: the blank check here and the patterns in the OpenAPI document agree character for character.
+WHITESPACE = "\t\n\u000b\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+#: No NUL anywhere (PostgreSQL text cannot hold it).
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+#: No NUL, and at least one character that is not whitespace.
+NOT_BLANK_PATTERN = rf"^[^\u0000]*[^\u0000{WHITESPACE}][^\u0000]*$"
+_BLANK_RE = re.compile(f"[{WHITESPACE}]*")
+
 UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
-INTEGER_RE = re.compile(r"^-?[0-9]{1,18}$")
+INTEGER_RE = re.compile(r"^-?[0-9]+$")
+
+
+def is_blank(text: str) -> bool:
+    """True when ``text`` is empty or only whitespace (in the sense of :data:`WHITESPACE`)."""
+    return _BLANK_RE.fullmatch(text) is not None
+
+
+def without_nul(value):
+    """``value`` (any JSON) with NUL characters in keys and strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
 
 
 class StrictCharField(serializers.CharField):
-    """A JSON string (numbers and booleans are refused)."""
+    """A JSON string (numbers and booleans are refused); NUL characters are refused too
+    (DRF's own rule), which the OpenAPI document states as a ``pattern``."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -62,7 +88,14 @@ class StrictFloatField(serializers.FloatField):
 
 
 class QueryIntegerField(serializers.IntegerField):
-    """An integer query parameter written as plain decimal digits (``"1.0"``, ``"1e3"`` refused)."""
+    """An integer query parameter written as plain decimal digits (``"1.0"``, ``"1e3"`` and an
+    empty ``?limit=`` are refused; leave the parameter out for the default)."""
+
+    def get_value(self, dictionary):
+        # DRF reads an empty value of an optional form field as "absent"; here it is an error.
+        if self.field_name in dictionary:
+            return dictionary[self.field_name]
+        return super().get_value(dictionary)
 
     def to_internal_value(self, data):
         if not isinstance(data, str) or not INTEGER_RE.match(data.strip()):
@@ -72,11 +105,12 @@ class QueryIntegerField(serializers.IntegerField):
 
 @extend_schema_field(OpenApiTypes.OBJECT)
 class JSONObjectField(serializers.JSONField):
-    """A JSON object."""
+    """A JSON object, stored as given except that NUL characters (which PostgreSQL JSONB cannot
+    hold) become U+FFFD."""
 
     default_error_messages = {"invalid": "A JSON object is required."}
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        return without_nul(super().to_internal_value(data))

@@ -9,12 +9,18 @@ ids, and path segments that are not UUIDs, answer 404). Views declare the rest (
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import get_class
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from eros.api import CODES
+from eros.fields import NO_NUL_PATTERN
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: `validation_error` (with `details` per field) or `bad_request`.",
@@ -40,6 +46,35 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "JWT",
             "description": "A JWT whose `sub` is the user's UUID (HS256 or JWKS-signed).",
         }
+
+
+class SchemaExtraExtension(OpenApiSerializerExtension):
+    """Adds a serializer's ``openapi_extra`` to its component: object-level rules a field list
+    cannot say, such as ``anyOf`` required alternatives or ``additionalProperties: false``."""
+
+    target_class = "rest_framework.serializers.Serializer"
+    match_subclasses = True
+
+    @classmethod
+    def _matches(cls, target) -> bool:
+        return super()._matches(target) and hasattr(get_class(target), "openapi_extra")
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, **get_class(self.target).openapi_extra}
+
+
+class StrictCharFieldSchema(OpenApiSerializerFieldExtension):
+    """Strict strings refuse NUL characters; say so with a ``pattern`` (unless one is set)."""
+
+    target_class = "eros.fields.StrictCharField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if "pattern" not in schema and "oneOf" not in schema:
+            schema["pattern"] = NO_NUL_PATTERN
+        return schema
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -98,6 +133,9 @@ def add_error_responses(result, generator, request, public):
                 wanted.add(401)
             params = operation.get("parameters", [])
             if "requestBody" in operation:
+                # Every body of this API is required, even when all its fields are optional
+                # one by one (``message`` or ``content``, ``genome_id`` or ``instance_id``).
+                operation["requestBody"]["required"] = True
                 wanted |= {400, 415}
             if any(p.get("in") == "query" for p in params):
                 wanted.add(400)

@@ -79,6 +79,7 @@ def test_a_demo_session_uses_the_demo_inertia_and_the_label_defaults_to_gift(
         ({"deltas": {}, "label": 7}, "label"),
         ({"deltas": {}, "metadata": [1, 2]}, "metadata"),
         ({"deltas": {}, "label": "x" * 201}, "label"),
+        ({"deltas": {}, "label": "ro\u0000se"}, "label"),
     ],
     ids=[
         "absent",
@@ -91,6 +92,7 @@ def test_a_demo_session_uses_the_demo_inertia_and_the_label_defaults_to_gift(
         "label-number",
         "metadata-list",
         "label-long",
+        "label-nul",
     ],
 )
 def test_gift_deltas_must_be_numbers_on_known_axes(alice_session, client_for, alice, body, field):
@@ -166,3 +168,14 @@ def test_message_events_are_not_gifts(alice_session, client_for, alice):
     assert response.status_code == 200
     body = client_for(alice).get(f"/comp/chat/{alice_session.id}/gifts").json()
     assert body == {"gifts": [], "total": 0, "has_more": False}
+
+
+@pytest.mark.django_db
+def test_nul_characters_in_gift_metadata_are_stored_as_replacement_characters(
+    alice_session, client_for, alice
+):
+    body = {"deltas": {}, "metadata": {"no\u0000te": ["a\u0000b", {"k": "\u0000"}]}}
+    response = _gift(client_for(alice), alice_session, body)
+    assert response.status_code == 200, response.content
+    event = CompanionAffinityEvent.objects.get(affinity__session=alice_session)
+    assert event.context["metadata"] == {"no\ufffdte": ["a\ufffdb", {"k": "\ufffd"}]}

@@ -182,3 +182,19 @@ def test_async_to_another_users_session_is_403_and_unknown_is_404(
     assert_error(unknown, 404, "not_found")
     assert_error(_send(client_for(None), alice_session), 401, "unauthorized")
     assert db_snapshot() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_turn_whose_persona_is_gone_reports_error(
+    alice_session, client_for, alice, fake_chat
+):
+    from personas.models import PersonaInstance
+
+    PersonaInstance.objects.filter(id=alice_session.instance_id).update(status="archived")
+    client = client_for(alice)
+    response = _send(client, alice_session)
+    assert response.status_code == 202
+    message_id = response.json()["user_message_id"]
+    assert _poll(client, alice_session, message_id).json() == {"status": "error", "message": None}
+    assert ChatMessage.objects.get(id=message_id).turn_status == "failed"
+    assert fake_chat.calls == 0

@@ -109,3 +109,33 @@ def test_an_unacceptable_accept_header_still_answers_json(client_for, alice):
     response = client_for(alice).get("/comp/personas", HTTP_ACCEPT="text/html")
     assert response.status_code == 406
     assert response.json()["error"] == "not_acceptable"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"message": "hi\u0000there"}, 400, "message"),
+        ({"message": "\u3000\ufeff\t"}, 400, "message"),
+        ({"message": "hi", "content": "   "}, 400, "content"),
+        ({"message": "hi", "content": "z" * 4001}, 413, "content"),
+    ],
+    ids=["nul", "unicode-blank", "blank-alias", "long-alias"],
+)
+def test_every_text_field_present_must_be_valid(
+    alice_session, client_for, alice, body, status, field
+):
+    before = db_snapshot()
+    response = client_for(alice).post(f"/comp/chat/{alice_session.id}/message", body, format="json")
+    error = assert_error(
+        response, status, "validation_error" if status == 400 else "payload_too_large"
+    )
+    assert field in error["details"]
+    assert db_snapshot() == before
+
+
+@pytest.mark.django_db
+def test_an_empty_query_parameter_is_400_not_the_default(alice_session, client_for, alice):
+    for query in ("limit=", "offset="):
+        response = client_for(alice).get(f"/comp/chat/{alice_session.id}/history?{query}")
+        assert_error(response, 400, "validation_error")
