@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -677,6 +676,19 @@ STREAM_EXAMPLE = (
 )
 
 
+#: One server-sent event as a client parser sees it: ``event`` names it, ``data`` is JSON text.
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["meta", "delta", "done", "error"]},
+        "data": {"type": "string", "description": "The event's JSON payload, as text."},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+    "required": ["event", "data"],
+}
+
+
 class ChatMessageStreamApi(APIView):
     """Send a message and receive the reply as server-sent events while it is produced."""
 
@@ -689,7 +701,7 @@ class ChatMessageStreamApi(APIView):
         request=MessageInputSerializer,
         responses={
             (200, CONTENT_TYPE): OpenApiResponse(
-                response=OpenApiTypes.STR,
+                response=SSE_EVENT_SCHEMA,
                 description="An event stream: `meta`, `delta`…, then `done` or `error`.",
                 examples=[OpenApiExample("reply", value=STREAM_EXAMPLE)],
             ),

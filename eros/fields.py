@@ -114,3 +114,21 @@ class JSONObjectField(serializers.JSONField):
         if not isinstance(data, dict):
             self.fail("invalid")
         return without_nul(super().to_internal_value(data))
+
+
+class QueryChoiceField(serializers.ChoiceField):
+    """A query parameter from a fixed set; an empty ``?name=`` is an error, not "absent"."""
+
+    def get_value(self, dictionary):
+        if self.field_name in dictionary:
+            return dictionary[self.field_name]
+        return super().get_value(dictionary)
+
+
+class QueryUUIDField(StrictUUIDField):
+    """A UUID query parameter; an empty ``?name=`` is an error, not "absent"."""
+
+    def get_value(self, dictionary):
+        if self.field_name in dictionary:
+            return dictionary[self.field_name]
+        return super().get_value(dictionary)

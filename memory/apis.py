@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from eros.api import ApiError, UpstreamError
+from eros.fields import QueryChoiceField, QueryIntegerField, QueryUUIDField, StrictCharField
 from eros.llm.base import ProviderError
 from eros.llm.providers import get_embedder
 from eros.schema import error_responses
@@ -20,6 +21,9 @@ from memory.selectors import memory_list
 from memory.services import memory_soft_delete
 from memory.services.erase import ERASED_KINDS, user_data_erase
 
+#: Deepest page offset accepted (PostgreSQL's OFFSET is a bigint; this is far past any user).
+MAX_OFFSET = 2**31 - 1
+
 
 def _owner_only(request, user_id: uuid.UUID) -> None:
     if request.user.id != user_id:
@@ -27,14 +31,12 @@ def _owner_only(request, user_id: uuid.UUID) -> None:
 
 
 class MemoryListInputSerializer(serializers.Serializer):
-    layer = serializers.ChoiceField(choices=LAYERS, required=False)
-    instance_id = serializers.UUIDField(required=False)
-    category = serializers.ChoiceField(choices=CATEGORIES, required=False)
-    q = serializers.CharField(
-        required=False, allow_blank=True, max_length=settings.MAX_MESSAGE_CHARS
-    )
-    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
-    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+    layer = QueryChoiceField(choices=LAYERS, required=False)
+    instance_id = QueryUUIDField(required=False)
+    category = QueryChoiceField(choices=CATEGORIES, required=False)
+    q = StrictCharField(required=False, allow_blank=True, max_length=settings.MAX_MESSAGE_CHARS)
+    limit = QueryIntegerField(required=False, default=20, min_value=1, max_value=100)
+    offset = QueryIntegerField(required=False, default=0, min_value=0, max_value=MAX_OFFSET)
 
 
 class MemorySerializer(serializers.Serializer):
