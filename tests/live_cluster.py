@@ -5,38 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
-from urllib.parse import quote
 
 import httpx
-from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_database_url() -> str:
-    """A DATABASE_URL naming the test database on whichever server the suite uses."""
-    connection.ensure_connection()
-    params = connection.get_connection_params()
-    user = quote(params.get("user") or "postgres")
-    password = quote(params.get("password") or "")
-    host, port = params.get("host") or "", params.get("port") or ""
-    dbname = params.get("dbname") or connection.settings_dict["NAME"]
-    url = f"postgresql://{user}:{password}@/{dbname}?host={quote(str(host))}"
-    return url + (f"&port={port}" if port else "")
-
-
-test_database_url.__test__ = False  # a helper, not a test
+from tests.live import ROOT, free_port, test_database_url
 
 
 class LiveEros:

@@ -12,23 +12,21 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
-from django.db import connection
 
 from companions.models import ChatMessage, ChatSession, CompanionAffinityEvent
 from eros.llm.embeddings_local import LocalEmbedder
 from insights.models import CompanionInsights
 from memory.models import CompanionMemory
 from tests.conftest import token_for
+from tests.live import free_port, test_database_url
 from tests.openai_stub import OpenAIStub
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,24 +87,6 @@ def stub_answer(body: dict[str, Any]) -> str:
     raise AssertionError(f"unexpected model {model}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _test_database_url() -> str:
-    """A DATABASE_URL naming the test database on whichever server the suite uses."""
-    connection.ensure_connection()
-    params = connection.get_connection_params()
-    user = quote(params.get("user") or "postgres")
-    password = quote(params.get("password") or "")
-    host, port = params.get("host") or "", params.get("port") or ""
-    dbname = params.get("dbname") or connection.settings_dict["NAME"]
-    url = f"postgresql://{user}:{password}@/{dbname}?host={quote(str(host))}"
-    return url + (f"&port={port}" if port else "")
-
-
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)  # the cluster's main process stops its children
@@ -139,7 +119,7 @@ def test_web_and_worker_post_process_a_scripted_exchange_with_a_real_model_serve
     with OpenAIStub(answer=stub_answer, embed=local.embed) as stub:
         env = {
             **os.environ,
-            "DATABASE_URL": _test_database_url(),
+            "DATABASE_URL": test_database_url(),
             "CHAT_PROVIDER": "auto",
             "EMBEDDINGS_PROVIDER": "auto",
             "LLM_BASE_URL": stub.url,
@@ -151,7 +131,7 @@ def test_web_and_worker_post_process_a_scripted_exchange_with_a_real_model_serve
             "Q_WORKERS": "1",
             "Q_POLL_S": "0.1",
         }
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         common = {"cwd": ROOT, "env": env, "start_new_session": True}
         web = subprocess.Popen(

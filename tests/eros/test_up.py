@@ -5,42 +5,23 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
+
+from tests.live import free_port, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _test_database_url() -> str:
-    """A DATABASE_URL naming the test database on whichever server the suite uses."""
-    connection.ensure_connection()
-    params = connection.get_connection_params()
-    user = quote(params.get("user") or "postgres")
-    password = quote(params.get("password") or "")
-    host, port = params.get("host") or "", params.get("port") or ""
-    dbname = params.get("dbname") or connection.settings_dict["NAME"]
-    url = f"postgresql://{user}:{password}@/{dbname}?host={quote(str(host))}"
-    return url + (f"&port={port}" if port else "")
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(not Path("/usr/bin/curl").exists(), reason="needs curl")
 def test_up_prints_a_curl_example_that_gets_a_reply():
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "DREAMING_DISABLED": "true"}
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "DREAMING_DISABLED": "true"}
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "up", "--port", str(port), "--no-worker"],
         cwd=ROOT,
