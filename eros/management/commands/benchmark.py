@@ -30,6 +30,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from eros.management.commands.up import wait_healthy
+
 MESSAGES = [
     "Hi! I live in Lisbon and I work as a nurse.",
     "My dog is called Biscuit and he steals socks.",
@@ -112,7 +114,7 @@ class Command(BaseCommand):
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            self._wait(base, web)
+            wait_healthy(base, web)
             proc = psutil.Process(web.pid)
             peak_rss = 0
             latencies: list[float] = []
@@ -220,16 +222,3 @@ class Command(BaseCommand):
             hnsw=not no_hnsw,
         )
         run_recall_benchmark(spec, out=self.stdout.write, err=self.stderr)
-
-    def _wait(self, base: str, web: subprocess.Popen) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if web.poll() is not None:
-                raise CommandError("web process exited during start-up")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise CommandError("web process did not become healthy")

@@ -27,6 +27,21 @@ from eros.management.commands.token import DEV_USER_ID
 BASE_DIR = Path(settings.BASE_DIR)
 
 
+def wait_healthy(base: str, web: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait until ``{base}/healthz`` answers 200; CommandError if ``web`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if web.poll() is not None:
+            raise CommandError("the web server exited during start-up (see its output above)")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise CommandError(f"the web server did not become healthy within {timeout:.0f}s")
+
+
 class Command(BaseCommand):
     help = "Migrate, seed personas, then run the web server (uvicorn) and a django-q2 worker."
 
@@ -117,7 +132,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, interrupted)
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         try:
-            self._wait_healthy(base, procs[0])
+            wait_healthy(base, procs[0])
             self._done(started)
             self._print_welcome(base, time.perf_counter() - t0)
             while all(p.poll() is None for p in procs):
@@ -129,19 +144,6 @@ class Command(BaseCommand):
             self.stdout.write("\nstopping ...")
         finally:
             stop()
-
-    def _wait_healthy(self, base: str, web: subprocess.Popen, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if web.poll() is not None:
-                raise CommandError("the web server exited during start-up (see its output above)")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise CommandError(f"the web server did not become healthy within {timeout:.0f}s")
 
     def _print_welcome(self, base: str, elapsed: float) -> None:
         from companions.services.sessions import session_start
