@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-FLAGS = [
+#: Headless, and no traffic of Chromium's own (this machine's network is closed).
+ISOLATION_FLAGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -28,6 +29,10 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+]
+
+FLAGS = [
+    *ISOLATION_FLAGS,
     "--no-default-browser-check",
     "--disable-extensions",
     "--window-size=1400,900",
@@ -37,7 +42,7 @@ FLAGS = [
 
 def chromium_binary() -> str | None:
     """The Debian ``chromium`` binary, if installed."""
-    return shutil.which("chromium")
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class Chromium:

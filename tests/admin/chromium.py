@@ -20,24 +20,15 @@ from typing import Any
 
 from websockets.sync.client import connect
 
+from tests.browser import ISOLATION_FLAGS, chromium_binary
+
 FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+    *ISOLATION_FLAGS,
     "--disable-dev-shm-usage",
     "--hide-scrollbars",
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 ]
-
-
-def chromium_binary() -> str | None:
-    """The chromium executable on PATH, or None."""
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class Chromium:
