@@ -132,3 +132,12 @@ class QueryUUIDField(StrictUUIDField):
         if self.field_name in dictionary:
             return dictionary[self.field_name]
         return super().get_value(dictionary)
+
+
+class QueryCharField(StrictCharField):
+    """A text query parameter; an empty ``?name=`` is refused (leave it out instead)."""
+
+    def get_value(self, dictionary):
+        if self.field_name in dictionary:
+            return dictionary[self.field_name]
+        return super().get_value(dictionary)

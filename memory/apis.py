@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from eros.api import ApiError, UpstreamError
-from eros.fields import QueryChoiceField, QueryIntegerField, QueryUUIDField, StrictCharField
+from eros.fields import QueryCharField, QueryChoiceField, QueryIntegerField, QueryUUIDField
 from eros.llm.base import ProviderError
 from eros.llm.providers import get_embedder
 from eros.schema import error_responses
@@ -34,7 +34,7 @@ class MemoryListInputSerializer(serializers.Serializer):
     layer = QueryChoiceField(choices=LAYERS, required=False)
     instance_id = QueryUUIDField(required=False)
     category = QueryChoiceField(choices=CATEGORIES, required=False)
-    q = StrictCharField(required=False, allow_blank=True, max_length=settings.MAX_MESSAGE_CHARS)
+    q = QueryCharField(required=False, max_length=settings.MAX_MESSAGE_CHARS)
     limit = QueryIntegerField(required=False, default=20, min_value=1, max_value=100)
     offset = QueryIntegerField(required=False, default=0, min_value=0, max_value=MAX_OFFSET)
 

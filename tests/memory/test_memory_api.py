@@ -311,3 +311,13 @@ def test_the_routes_are_in_the_openapi_document(client):
     memory = document["components"]["schemas"]["Memory"]["properties"]
     assert "embedding" not in memory and "content_tsv" not in memory
     assert "erased" in document["components"]["schemas"]["UserDataEraseOutput"]["properties"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["q=", "category=", "instance_id=", "offset=", "limit="])
+def test_an_empty_query_parameter_is_400_not_ignored(client_for, alice, query):
+    response = client_for(alice).get(url(alice) + "?" + query)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "validation_error"
+    assert query.rstrip("=") in body["details"]
