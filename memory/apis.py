@@ -34,7 +34,7 @@ class MemoryListInputSerializer(serializers.Serializer):
     layer = QueryChoiceField(choices=LAYERS, required=False)
     instance_id = QueryUUIDField(required=False)
     category = QueryChoiceField(choices=CATEGORIES, required=False)
-    q = QueryCharField(required=False, max_length=settings.MAX_MESSAGE_CHARS)
+    q = QueryCharField(required=False, trim_whitespace=False, max_length=settings.MAX_MESSAGE_CHARS)
     limit = QueryIntegerField(required=False, default=20, min_value=1, max_value=100)
     offset = QueryIntegerField(required=False, default=0, min_value=0, max_value=MAX_OFFSET)
 
