@@ -47,6 +47,7 @@ from companions.services.chat_pipeline import (
     turn_run,
     typing_delay_ms,
 )
+from companions.services.erase import ERASED_KINDS, user_data_erase
 from companions.services.gifts import gift_apply
 from companions.services.sessions import session_start
 from companions.services.streaming import turn_stream
@@ -744,3 +745,28 @@ def _message_output(outcome: TurnOutcome, session) -> dict:
         "typing_delay_ms": typing_delay_ms(outcome.user_message.id),
         "agent_training_level": outcome.training_level,
     }
+
+
+class UserDataEraseOutputSerializer(serializers.Serializer):
+    user_id = serializers.UUIDField()
+    erased = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="rows deleted per kind: " + ", ".join(ERASED_KINDS),
+    )
+
+
+class UserDataEraseApi(APIView):
+    """Erase everything eros holds about the user: sessions and their messages, affinity and its
+    events, memories, the insight profile and persona instances. Cannot be undone."""
+
+    OutputSerializer = UserDataEraseOutputSerializer
+
+    @extend_schema(
+        tags=["memory"],
+        operation_id="user_data_erase",
+        responses={200: OutputSerializer, **error_responses(401, 403)},
+    )
+    def delete(self, request, user_id):
+        forbid_other_user(path_user_id=user_id, caller_id=request.user.id)
+        erased = user_data_erase(user_id=user_id)
+        return Response(self.OutputSerializer({"user_id": user_id, "erased": erased}).data)

@@ -1,8 +1,9 @@
 """django-q2 entry points of the companions app: take ids, call a service.
 
 ``post_process_turn`` is the one task the reply path enqueues (on commit). It fans out into
-one independent task per part (affinity, memory, insight, lead score), so a failure in one
-part (say, the insight model) never blocks another (say, the memory rows).
+one independent task per part (affinity, memory, insight — the insight part also refreshes the
+session's lead score), so a failure in one part (say, the insight model) never blocks another
+(say, the memory rows).
 
 Each part runs through :func:`post_process_part`, which gives it a bounded number of
 attempts (``POST_PROCESS_MAX_ATTEMPTS``): a retryable failure (a retryable
@@ -21,10 +22,12 @@ from typing import Any
 
 POST_PROCESS_PARTS = {
     "affinity": "companions.tasks.affinity_update_turn",
-    "memory": "memory.tasks.memory_write_turn",
-    "insight": "insights.tasks.insight_update_turn",
-    "lead": "insights.tasks.lead_score_refresh_turn",
+    "memory": "companions.tasks.memory_write_turn",
+    "insight": "companions.tasks.insight_update_turn",
 }
+#: Parts that are no longer enqueued but may still sit in a queue or a retry schedule
+#: written before an upgrade; they run once more and go in the next release.
+LEGACY_PARTS = {"lead": "companions.tasks.lead_score_refresh_turn"}
 PART_FUNC = "companions.tasks.post_process_part"
 
 logger = logging.getLogger(__name__)
@@ -82,12 +85,12 @@ def post_process_part(part: str, user_message_id: str, attempt: int = 1) -> Any:
     Returns the part's result, or ``{"retry": n, "in_s": s, "error": text}`` when attempt
     ``n`` has been scheduled. Raises the part's error when it is not retryable or when
     ``attempt`` is the last one (``POST_PROCESS_MAX_ATTEMPTS``). ``KeyError`` for an unknown
-    part.
+    part (a key of ``LEGACY_PARTS`` is still run).
     """
     from django.conf import settings
     from django.utils.module_loading import import_string
 
-    func = import_string(POST_PROCESS_PARTS[part])
+    func = import_string(POST_PROCESS_PARTS.get(part) or LEGACY_PARTS[part])
     try:
         return func(user_message_id)
     except Exception as exc:
@@ -154,3 +157,35 @@ def turn_run_queued(user_message_id: str, memory_scope: str, affinity_axes: list
     return run(
         user_message_id=user_message_id, memory_scope=memory_scope, affinity_axes=affinity_axes
     )
+
+
+def memory_write_turn(user_message_id: str) -> int:
+    """The memory part; returns how many memory rows were written or merged into."""
+    from companions.services.post_process import memory_write_turn as write
+
+    return len(write(user_message_id=user_message_id))
+
+
+def insight_update_turn(user_message_id: str) -> list[str]:
+    """The insight part (and the lead score); returns the names of the fields merged."""
+    from companions.services.post_process import insight_update_turn as update
+
+    return sorted(update(user_message_id=user_message_id))
+
+
+def lead_score_refresh_turn(user_message_id: str) -> float | None:
+    """The former lead-score part, for tasks queued before the insight part took it over."""
+    from companions.services.post_process import lead_score_refresh_turn as refresh
+
+    return refresh(user_message_id=user_message_id)
+
+
+def dreaming_tick() -> int:
+    """Scheduled dreaming run: distil idle sessions within a time budget."""
+    from django.conf import settings
+
+    from companions.services.dreaming import dreaming_sweep
+
+    if settings.DREAMING_DISABLED:
+        return 0
+    return dreaming_sweep(max_seconds=max(settings.DREAMING_TICK_SECS * 0.8, 10))

@@ -25,4 +25,5 @@ urlpatterns = [
         apis.ChatMessageStreamApi.as_view(),
         name="chat-message-stream",
     ),
+    path("user/<uuid:user_id>/data", apis.UserDataEraseApi.as_view(), name="user-data-erase"),
 ]

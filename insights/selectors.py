@@ -13,3 +13,13 @@ def insights_for_user(*, user_id: uuid.UUID) -> dict[str, Any] | None:
     return (
         CompanionInsights.objects.filter(user_id=user_id).values_list("insights", flat=True).first()
     )
+
+
+def insight_training_level(*, user_id: uuid.UUID) -> float:
+    """The user's stored ``training_level`` in [0, 1] (0.0 when eros holds no profile yet)."""
+    return (
+        CompanionInsights.objects.filter(user_id=user_id)
+        .values_list("training_level", flat=True)
+        .first()
+        or 0.0
+    )

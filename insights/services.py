@@ -1,4 +1,4 @@
-"""Insight writes: extraction from a turn, the schema-checked merge, and the lead score.
+"""Insight writes: extraction from an exchange and the schema-checked merge.
 
 Extraction is two ``insight_extraction`` calls (reference eros-engine-server.md §6.11): facts
 about the user from one exchange, then the structured profile fields those facts support. The
@@ -131,52 +131,7 @@ def insight_extract(
     return sanitize(structured or {})
 
 
-def lead_score_refresh(*, session_id: uuid.UUID, user_id: uuid.UUID) -> float:
-    """``lead_score = clamp(training_level × 10, 0, 10)`` stored on the session (ref §6.9.4)."""
-    from companions.models import ChatSession
-
-    level = (
-        CompanionInsights.objects.filter(user_id=user_id)
-        .values_list("training_level", flat=True)
-        .first()
-        or 0.0
-    )
-    score = max(0.0, min(10.0, level * 10))
-    ChatSession.objects.filter(id=session_id).update(lead_score=score)
-    return score
-
-
-def lead_score_refresh_turn(*, user_message_id: uuid.UUID | str) -> float | None:
-    """Refresh the lead score of the session a user message belongs to; None if it is gone."""
-    from companions.models import ChatMessage
-
-    found = (
-        ChatMessage.objects.filter(id=user_message_id)
-        .values_list("session_id", "session__user_id")
-        .first()
-    )
-    if found is None:
-        return None
-    session_id, user_id = found
-    return lead_score_refresh(session_id=session_id, user_id=user_id)
-
-
-def insight_update_turn(
-    *, user_message_id: uuid.UUID | str, chat_model: ChatModel | None = None
-) -> dict[str, Any]:
-    """Extract and merge insights from a replied turn, then refresh the lead score."""
-    from companions.services.post_process import turn_load
-
-    turn = turn_load(user_message_id)
-    if turn is None or turn.assistant_message is None:
-        return {}
-    fields = insight_extract(
-        user_id=turn.session.user_id,
-        user_message=turn.user_message.content,
-        reply=turn.assistant_message.content,
-        chat_model=chat_model,
-    )
-    if fields:
-        insight_merge(user_id=turn.session.user_id, facts=fields)
-    lead_score_refresh(session_id=turn.session.id, user_id=turn.session.user_id)
-    return fields
+def insight_erase_user(*, user_id: uuid.UUID) -> int:
+    """Delete the user's insight profile; returns how many rows went (0 or 1)."""
+    _, per_model = CompanionInsights.objects.filter(user_id=user_id).delete()
+    return per_model.get(CompanionInsights._meta.label, 0)

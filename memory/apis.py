@@ -19,7 +19,6 @@ from eros.schema import error_responses
 from memory.models import CATEGORIES, LAYERS, CompanionMemory
 from memory.selectors import memory_list
 from memory.services import memory_soft_delete
-from memory.services.erase import ERASED_KINDS, user_data_erase
 
 #: Deepest page offset accepted (PostgreSQL's OFFSET is a bigint; this is far past any user).
 MAX_OFFSET = 2**31 - 1
@@ -123,28 +122,3 @@ class MemoryDeleteApi(APIView):
             CompanionMemory.objects.filter(id=memory_id).values_list("deleted_at", flat=True).get()
         )
         return Response(self.OutputSerializer({"id": memory_id, "deleted_at": deleted_at}).data)
-
-
-class UserDataEraseOutputSerializer(serializers.Serializer):
-    user_id = serializers.UUIDField()
-    erased = serializers.DictField(
-        child=serializers.IntegerField(),
-        help_text="rows deleted per kind: " + ", ".join(ERASED_KINDS),
-    )
-
-
-class UserDataEraseApi(APIView):
-    """Erase everything eros holds about the user: sessions and their messages, affinity and its
-    events, memories, the insight profile and persona instances. Cannot be undone."""
-
-    OutputSerializer = UserDataEraseOutputSerializer
-
-    @extend_schema(
-        tags=["memory"],
-        operation_id="user_data_erase",
-        responses={200: OutputSerializer, **error_responses(401, 403)},
-    )
-    def delete(self, request, user_id):
-        _owner_only(request, user_id)
-        erased = user_data_erase(user_id=user_id)
-        return Response(self.OutputSerializer({"user_id": user_id, "erased": erased}).data)

@@ -1,18 +1,21 @@
-"""django-q2 entry points of the memory app: take ids, call a service."""
+"""Former django-q2 entry points of the memory app, kept for tasks queued before an upgrade.
+
+Post-process and the dreaming loop now run from ``companions.tasks``; these forward a task or
+schedule that still names an old path to its new one by name (no import of the companions
+app), and go in the next release. Starting eros (``manage.py up``) rewrites the dreaming
+schedule to the new path.
+"""
 
 
-def memory_write_turn(user_message_id: str) -> int:
-    from memory.services import memory_write_turn as write
+def memory_write_turn(user_message_id: str) -> str:
+    """Forward an old memory part to ``companions.tasks.post_process_part``."""
+    from django_q.tasks import async_task
 
-    return len(write(user_message_id=user_message_id))
+    return async_task("companions.tasks.post_process_part", "memory", str(user_message_id), 1)
 
 
-def dreaming_tick() -> int:
-    """Scheduled dreaming run: distil idle sessions within a time budget."""
-    from django.conf import settings
+def dreaming_tick() -> str:
+    """Forward an old dreaming schedule run to ``companions.tasks.dreaming_tick``."""
+    from django_q.tasks import async_task
 
-    from memory.services.dreaming import dreaming_sweep
-
-    if settings.DREAMING_DISABLED:
-        return 0
-    return dreaming_sweep(max_seconds=max(settings.DREAMING_TICK_SECS * 0.8, 10))
+    return async_task("companions.tasks.dreaming_tick")

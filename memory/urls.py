@@ -9,5 +9,4 @@ urlpatterns = [
         apis.MemoryDeleteApi.as_view(),
         name="memories-delete",
     ),
-    path("user/<uuid:user_id>/data", apis.UserDataEraseApi.as_view(), name="user-data-erase"),
 ]

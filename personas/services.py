@@ -94,3 +94,9 @@ def instance_get_or_create(*, genome: PersonaGenome, owner_uid: uuid.UUID) -> Pe
             return PersonaInstance.objects.create(genome=genome, owner_uid=owner_uid)
     except IntegrityError:
         return PersonaInstance.objects.get(genome=genome, owner_uid=owner_uid)
+
+
+def persona_instances_erase_user(*, owner_uid: uuid.UUID) -> int:
+    """Delete the persona instances owned by ``owner_uid``; returns how many went."""
+    _, per_model = PersonaInstance.objects.filter(owner_uid=owner_uid).delete()
+    return per_model.get(PersonaInstance._meta.label, 0)

@@ -1,11 +1,15 @@
-"""Post-process of a replied turn: the affinity update (DESIGN §5, §9 item 5).
+"""Post-process of a replied turn: affinity, memory and insight parts (DESIGN §5, §9 item 5).
 
-The LLM evaluator (task ``affinity_evaluation``) proposes per-turn deltas for warmth, trust,
-intrigue, intimacy and tension, each bounded to ±0.15; patience stays rule-owned (PDE). When
-the evaluator is skipped, fails or answers something that does not validate, the PDE's rule
-deltas are used, and the event's ``context.source`` says which (``llm`` or ``rules``), with
-``fallback_reason`` when the rules stood in. The evaluator is asked outside any transaction;
-the deltas are then EMA-applied under the affinity row lock, once per user message.
+Each part loads the turn once (:func:`turn_load`) and hands the memory and insight apps plain
+values; the session's lead score, a companions column, is written here.
+
+The affinity part: the LLM evaluator (task ``affinity_evaluation``) proposes per-turn deltas
+for warmth, trust, intrigue, intimacy and tension, each bounded to ±0.15; patience stays
+rule-owned (PDE). When the evaluator is skipped, fails or answers something that does not
+validate, the PDE's rule deltas are used, and the event's ``context.source`` says which
+(``llm`` or ``rules``), with ``fallback_reason`` when the rules stood in. The evaluator is
+asked outside any transaction; the deltas are then EMA-applied under the affinity row lock,
+once per user message.
 """
 
 from __future__ import annotations
@@ -23,10 +27,14 @@ from companions.domain import pde
 from companions.domain.types import AffinityDeltas, ConversationSignals, UserMessage
 from companions.models import ChatMessage, ChatSession, CompanionAffinityEvent
 from companions.services import affinity as affinity_service
-from eros.llm.base import TASK_AFFINITY, ChatModel, ChatRequest, ProviderError
+from eros.llm.base import TASK_AFFINITY, ChatModel, ChatRequest, Embedder, ProviderError
 from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_model_config
+from insights.selectors import insight_training_level
+from insights.services import insight_extract, insight_merge
+from memory.models import CompanionMemory
+from memory.services.turns import Exchange, memory_write_exchange
 
 logger = logging.getLogger(__name__)
 
@@ -216,3 +224,94 @@ def affinity_update_turn(
             session=turn.session, deltas=deltas, event_type="message", context=context, now=now
         )
     return event
+
+
+# --- memory and insight parts: the turn is loaded here and handed over as plain values ------
+
+
+def _persona_name(instance_id: uuid.UUID | None) -> str:
+    from personas.selectors import persona_load_companion
+
+    instance = persona_load_companion(instance_id=instance_id) if instance_id else None
+    return instance.genome.name if instance is not None else "Companion"
+
+
+def memory_write_turn(
+    *, user_message_id: uuid.UUID | str, embedder: Embedder | None = None
+) -> list[CompanionMemory]:
+    """The memory part: write the memory rows of a replied turn; idempotent per message.
+
+    Returns the rows written or merged into; empty when the turn is gone, was not replied to,
+    or was already written. Raises ``ProviderError`` when embedding fails (the task retries).
+    """
+    turn = turn_load(user_message_id)
+    if turn is None or turn.assistant_message is None:
+        return []
+    if turn.user_message.turn_status != ChatMessage.TURN_REPLIED:
+        return []
+    exchange = Exchange(
+        session_id=turn.session.id,
+        user_id=turn.session.user_id,
+        instance_id=turn.session.instance_id,
+        persona_name=_persona_name(turn.session.instance_id),
+        user_message_id=turn.user_message.id,
+        user_text=turn.user_message.content,
+        sent_at=turn.user_message.sent_at,
+        reply_message_id=turn.assistant_message.id,
+        reply_text=turn.assistant_message.content,
+    )
+    return memory_write_exchange(exchange=exchange, embedder=embedder)
+
+
+def lead_score_refresh(*, session_id: uuid.UUID, user_id: uuid.UUID) -> float:
+    """``lead_score = clamp(training_level × 10, 0, 10)`` stored on the session.
+
+    ``training_level`` is the user's stored one, in [0, 1]; the score lies in [0, 10].
+    Reference eros-engine-server.md §6.9.4.
+    """
+    score = max(0.0, min(10.0, insight_training_level(user_id=user_id) * 10))
+    ChatSession.objects.filter(id=session_id).update(lead_score=score)
+    return score
+
+
+def insight_update_turn(
+    *, user_message_id: uuid.UUID | str, chat_model: ChatModel | None = None
+) -> dict:
+    """The insight part: extract and merge a replied turn's insights, then the lead score.
+
+    Returns the fields merged ({} when nothing new, or the turn is gone or unanswered). The
+    session's lead score is refreshed from the stored ``training_level`` even when extraction
+    fails (the error is then raised, for the task's retry), so it never lags the profile.
+    Raises ``ProviderError`` when the model call fails.
+    """
+    turn = turn_load(user_message_id)
+    if turn is None or turn.assistant_message is None:
+        return {}
+    try:
+        fields = insight_extract(
+            user_id=turn.session.user_id,
+            user_message=turn.user_message.content,
+            reply=turn.assistant_message.content,
+            chat_model=chat_model,
+        )
+        if fields:
+            insight_merge(user_id=turn.session.user_id, facts=fields)
+    finally:
+        lead_score_refresh(session_id=turn.session.id, user_id=turn.session.user_id)
+    return fields
+
+
+def lead_score_refresh_turn(*, user_message_id: uuid.UUID | str) -> float | None:
+    """The session lead score of a user message's session, refreshed; None if it is gone.
+
+    Only for ``lead`` post-process parts queued before the insight part took this over.
+    """
+    found = (
+        ChatMessage.objects.filter(id=user_message_id)
+        .values_list("session_id", "session__user_id")
+        .first()
+    )
+    if found is None:
+        return None
+    session_id, user_id = found
+    return lead_score_refresh(session_id=session_id, user_id=user_id)

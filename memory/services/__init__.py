@@ -1,16 +1,18 @@
 """Memory writes: per-turn rows (``turns``), near-duplicate merging (``writes``), lifecycle
-(``lifecycle``), dreaming (``dreaming``) and erasing a user's data (``erase``)."""
+(``lifecycle``), dreaming's distillation (``dreaming``) and erasing a user's memories
+(``erase``)."""
 
-from memory.services.erase import user_data_erase
+from memory.services.erase import memory_erase_user
 from memory.services.lifecycle import memory_restore, memory_soft_delete
-from memory.services.turns import memory_write_turn
+from memory.services.turns import Exchange, memory_write_exchange
 from memory.services.writes import MemoryDraft, memory_upsert_many
 
 __all__ = [
+    "Exchange",
     "MemoryDraft",
+    "memory_erase_user",
     "memory_restore",
     "memory_soft_delete",
     "memory_upsert_many",
-    "memory_write_turn",
-    "user_data_erase",
+    "memory_write_exchange",
 ]

@@ -1,95 +1,37 @@
-"""Dreaming: distil idle sessions into categorised profile memories (DESIGN §7).
+"""Dreaming's distillation step: one paused conversation in, categorised memories out (DESIGN §7).
 
-A sweeper claims one idle session at a time with a single ``UPDATE … FOR UPDATE SKIP LOCKED``
-statement, so any number of sweepers (threads, processes, hosts) can run at once and never
-work on the same session. No transaction is held across the model or embedding calls.
+The claim loop that picks idle sessions, and stamps or releases them, belongs to the chat
+sessions (``companions.services.dreaming``); this module takes the conversation as plain
+values and returns what to write:
 
-* Eligible: idle for ``DREAMING_IDLE_SECS`` and holding user/assistant messages newer than its
-  ``classified_at`` (so a resumed session is distilled again, over the new messages only),
-  not claimed by a live sweeper (a claim older than ``DREAMING_CLAIM_STALE_SECS`` is dead), and
-  not waiting out a retry backoff.
-* One ``memory_extraction`` call over the new messages; at most 10 candidates; categories
+* one ``memory_extraction`` call over the new messages; at most 10 candidates; categories
   normalised (``fact``, ``preference``, ``event``, ``emotion``, ``relation``; unknown →
-  ``fact``); each memory cites source message ids from that batch; a candidate with cosine
+  ``fact``); each memory cites source message ids from that batch (or, citing none, the
+  batch's user messages);
+* the candidates embedded in one batch call (``input_type=document``);
+* the result as :class:`~memory.services.writes.MemoryDraft` rows for
+  :func:`~memory.services.writes.memory_upsert_many`, which merges a candidate with cosine
   similarity ≥ ``DEDUP_SIMILARITY`` to an existing memory of the same user, layer and category
-  updates that memory instead of adding a row.
-* Outcomes: success or an unparsable answer stamps ``classified_at`` (no poison loops); a
-  provider failure (or any unexpected error) releases the claim, bumps
-  ``classification_attempts`` and sets a backoff (:func:`dreaming_backoff_secs`); after
-  ``DREAMING_MAX_ATTEMPTS`` failures those messages are given up (stamped).
-* Memories and the stamp are written in one transaction, and only while the claim still
-  stands, so a session is distilled exactly once per batch of messages even if a slow sweeper
-  outlives its claim.
+  into that memory instead of adding a row.
+
+No transaction is opened here: the caller writes the drafts in its own transaction.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
-from django.db import connection, transaction
-from django.utils import timezone
-
-from eros.llm.base import TASK_MEMORY, ChatModel, ChatRequest, Embedder, ProviderError
+from eros.llm.base import TASK_MEMORY, ChatModel, ChatRequest, Embedder
 from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_embedder, get_model_config
 from memory.models import CATEGORIES
-from memory.services.writes import MemoryDraft, memory_upsert_many
-
-logger = logging.getLogger(__name__)
+from memory.services.writes import MemoryDraft
 
 MAX_CANDIDATES = 10
-SCHEDULE_NAME = "eros-dreaming"
-
-#: Sessions a sweeper may claim now (parameters: now, idle_cutoff, stale_cutoff).
-_ELIGIBLE = """
-    s.last_active_at < %(idle_cutoff)s
-    AND (s.classification_claimed_at IS NULL OR s.classification_claimed_at < %(stale_cutoff)s)
-    AND (s.next_classification_at IS NULL OR s.next_classification_at <= %(now)s)
-    -- Every user message moves last_active_at, so a session not active since its last
-    -- classification holds nothing new: this keeps settled sessions off chat_messages.
-    AND (s.classified_at IS NULL OR s.last_active_at > s.classified_at)
-    AND EXISTS (
-        SELECT 1 FROM chat_messages m
-        WHERE m.session_id = s.id AND m.role IN ('user', 'assistant')
-          AND (s.classified_at IS NULL OR m.sent_at > s.classified_at))
-"""
-
-_CLAIM_SQL = f"""
-UPDATE chat_sessions SET classification_claimed_at = %(now)s
-WHERE id IN (
-    SELECT s.id FROM chat_sessions s
-    WHERE {_ELIGIBLE}
-    ORDER BY s.last_active_at
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED)
-RETURNING id, user_id, instance_id, classified_at, classification_attempts
-"""
-
-_BACKLOG_SQL = f"SELECT count(*) FROM chat_sessions s WHERE {_ELIGIBLE}"
-
-
-def _window(now: datetime) -> dict:
-    return {
-        "now": now,
-        "idle_cutoff": now - timedelta(seconds=settings.DREAMING_IDLE_SECS),
-        "stale_cutoff": now - timedelta(seconds=settings.DREAMING_CLAIM_STALE_SECS),
-    }
-
-
-def dreaming_backlog(*, now: datetime | None = None) -> int:
-    """How many sessions a sweeper could claim at ``now`` (default: the current time)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_BACKLOG_SQL, _window(now or timezone.now()))
-        return cursor.fetchone()[0]
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -131,97 +73,6 @@ def parse_candidates(text: str, *, allowed_ids: set[str]) -> list[Candidate] | N
     return out
 
 
-@dataclass(frozen=True)
-class DreamingOutcome:
-    """What one sweep step did to the session it claimed.
-
-    ``status``: ``distilled`` (model answered, memories written/merged), ``unparsable``
-    (answer without JSON; stamped), ``empty`` (no new messages; stamped), ``retry`` (provider
-    or unexpected failure; claim released with backoff), ``given_up`` (failed
-    ``DREAMING_MAX_ATTEMPTS`` times; stamped), ``lost_claim`` (another sweeper re-claimed the
-    session after this claim went stale; nothing written).
-    """
-
-    session_id: uuid.UUID
-    status: str
-    messages: int = 0
-    created: int = 0
-    merged: int = 0
-    attempts: int = 0
-
-
-def _claim(now: datetime):
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, _window(now))
-        return cursor.fetchone()
-
-
-def _still_ours(session_id, claimed_at) -> bool:
-    """Lock the session row if this sweeper's claim still stands (caller is in a transaction).
-
-    The claim instant is the token: a sweeper that outlived the stale window and was
-    re-claimed by another finds a different (later) ``classification_claimed_at``.
-    """
-    from companions.models import ChatSession
-
-    return (
-        ChatSession.objects.select_for_update()
-        .filter(id=session_id, classification_claimed_at=claimed_at)
-        .exists()
-    )
-
-
-def _stamp(session_id, *, classified_at) -> None:
-    from companions.models import ChatSession
-
-    ChatSession.objects.filter(id=session_id).update(
-        classified_at=classified_at,
-        classification_claimed_at=None,
-        classification_attempts=0,
-        next_classification_at=None,
-    )
-
-
-def _finish(session_id, *, claimed_at, classified_at, drafts=()) -> tuple[int, int] | None:
-    """Write ``drafts`` and stamp the session in one transaction, if the claim still stands.
-
-    Returns (created, merged), or None when the claim was lost (nothing written).
-    """
-    with transaction.atomic():
-        if not _still_ours(session_id, claimed_at):
-            return None
-        writes = memory_upsert_many(drafts) if drafts else []
-        _stamp(session_id, classified_at=classified_at)
-    created = sum(1 for w in writes if w.created)
-    return created, len(writes) - created
-
-
-def _release(session_id, *, claimed_at, attempts, now, newest) -> str:
-    """After a failure: back off and release the claim, or give up after the last attempt."""
-    from companions.models import ChatSession
-
-    rows = ChatSession.objects.filter(id=session_id, classification_claimed_at=claimed_at)
-    if attempts >= settings.DREAMING_MAX_ATTEMPTS:
-        rows.update(
-            classified_at=newest,
-            classification_claimed_at=None,
-            classification_attempts=0,
-            next_classification_at=None,
-        )
-        return "given_up"
-    rows.update(
-        classification_claimed_at=None,
-        classification_attempts=attempts,
-        next_classification_at=now + timedelta(seconds=dreaming_backoff_secs(attempts)),
-    )
-    return "retry"
-
-
-def dreaming_backoff_secs(attempts: int) -> int:
-    """Seconds to wait after the ``attempts``-th failure: max(tick, 30) · 2^(attempts − 1)."""
-    return max(settings.DREAMING_TICK_SECS, 30) * 2 ** (attempts - 1)
-
-
 def _prompt(messages: list[dict]) -> str:
     transcript = "\n".join(
         f"[{m['id']}] {'User' if m['role'] == 'user' else 'Companion'}: {m['content']}"
@@ -238,71 +89,61 @@ def _prompt(messages: list[dict]) -> str:
     )
 
 
-def dreaming_sweep_one(
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One message of the conversation to distil: its id, ``user`` or ``assistant``, its text."""
+
+    id: uuid.UUID
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """What a conversation distilled into.
+
+    ``candidates`` is None when the model's answer held no JSON object (nothing to write, but
+    the conversation counts as read), else the parsed candidates (maybe empty); ``drafts`` are
+    the candidates embedded and ready for ``memory_upsert_many``, in the same order.
+    """
+
+    candidates: list[Candidate] | None
+    drafts: list[MemoryDraft]
+
+
+def dreaming_distil(
     *,
-    now: datetime | None = None,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    lines: Sequence[TranscriptLine],
+    occurred_at: datetime,
     chat_model: ChatModel | None = None,
     embedder: Embedder | None = None,
-) -> DreamingOutcome | None:
-    """Claim and distil one idle session; None when nothing is eligible.
+) -> Distillation:
+    """Ask the ``memory_extraction`` model for memories of ``lines`` and embed them.
 
-    A crash after the claim loses nothing: memories and the ``classified_at`` stamp are written
-    in one transaction, so a dead sweeper leaves either both or neither, and its claim goes
-    stale after ``DREAMING_CLAIM_STALE_SECS``, when another sweeper claims the session again.
+    The drafts are profile-layer rows of ``user_id`` from ``session_id``, with event time
+    ``occurred_at`` (the newest message). Raises ``ProviderError`` when the model or the
+    embedder fails; nothing is written either way.
     """
-    from companions.models import ChatMessage
-
-    now = now or timezone.now()
-    claimed = _claim(now)
-    if claimed is None:
-        return None
-    session_id, user_id, _instance_id, classified_at, attempts = claimed
-    messages = list(
-        ChatMessage.objects.filter(
-            session_id=session_id, role__in=[ChatMessage.ROLE_USER, ChatMessage.ROLE_ASSISTANT]
-        )
-        .filter(**({"sent_at__gt": classified_at} if classified_at else {}))
-        .order_by("sent_at", "id")
-        .values("id", "role", "content", "sent_at")
-    )
-    if not messages:
-        done = _finish(session_id, claimed_at=now, classified_at=classified_at or now)
-        return DreamingOutcome(session_id, "empty" if done else "lost_claim")
-    newest = messages[-1]["sent_at"]
-    payload_messages = [
-        {"id": str(m["id"]), "role": m["role"], "content": m["content"]} for m in messages
-    ]
+    payload_messages = [{"id": str(m.id), "role": m.role, "content": m.content} for m in lines]
     resolved = get_model_config().resolve(TASK_MEMORY)
-    try:
-        answer = (chat_model or get_chat_model()).complete(
-            ChatRequest(
-                task=TASK_MEMORY,
-                model=resolved.model,
-                fallback_model=resolved.fallback_model,
-                messages=(LlmMessage("user", _prompt(messages)),),
-                temperature=resolved.temperature,
-                max_tokens=resolved.max_tokens,
-                payload={"messages": payload_messages},
-            )
+    answer = (chat_model or get_chat_model()).complete(
+        ChatRequest(
+            task=TASK_MEMORY,
+            model=resolved.model,
+            fallback_model=resolved.fallback_model,
+            messages=(LlmMessage("user", _prompt(payload_messages)),),
+            temperature=resolved.temperature,
+            max_tokens=resolved.max_tokens,
+            payload={"messages": payload_messages},
         )
-        candidates = parse_candidates(answer.text, allowed_ids={p["id"] for p in payload_messages})
-        vectors = (
-            (embedder or get_embedder()).embed_documents([c.content for c in candidates])
-            if candidates
-            else []
-        )
-    except Exception as exc:  # noqa: BLE001 - any failure must release the claim, not leak it
-        if isinstance(exc, ProviderError):
-            logger.warning("dreaming: session %s failed: %s", session_id, exc)
-        else:
-            logger.exception("dreaming: session %s failed unexpectedly", session_id)
-        attempts += 1
-        status = _release(session_id, claimed_at=now, attempts=attempts, now=now, newest=newest)
-        if status == "given_up":
-            logger.warning("dreaming gave up on session %s after %s attempts", session_id, attempts)
-        return DreamingOutcome(session_id, status, len(messages), attempts=attempts)
-
-    user_sources = [m["id"] for m in messages if m["role"] == ChatMessage.ROLE_USER]
+    )
+    candidates = parse_candidates(answer.text, allowed_ids={p["id"] for p in payload_messages})
+    if not candidates:
+        return Distillation(candidates, [])
+    vectors = (embedder or get_embedder()).embed_documents([c.content for c in candidates])
+    user_sources = [m.id for m in lines if m.role == "user"]
     drafts = [
         MemoryDraft(
             session_id=session_id,
@@ -312,57 +153,8 @@ def dreaming_sweep_one(
             embedding=vector,
             category=cand.category,
             source_message_ids=cand.source_message_ids or user_sources,
-            occurred_at=newest,
+            occurred_at=occurred_at,
         )
-        for cand, vector in zip(candidates or [], vectors, strict=True)
+        for cand, vector in zip(candidates, vectors, strict=True)
     ]
-    # Success, or an answer without JSON: stamped either way, so it cannot loop.
-    done = _finish(session_id, claimed_at=now, classified_at=newest, drafts=drafts)
-    if done is None:
-        return DreamingOutcome(session_id, "lost_claim", len(messages))
-    status = "unparsable" if candidates is None else "distilled"
-    return DreamingOutcome(session_id, status, len(messages), created=done[0], merged=done[1])
-
-
-def dreaming_sweep(
-    *,
-    max_items: int = 50,
-    max_seconds: float = 60.0,
-    on_outcome: Callable[[DreamingOutcome], None] | None = None,
-    **kwargs,
-) -> int:
-    """Distil idle sessions until none is eligible or a budget runs out; returns the count.
-
-    ``on_outcome`` is called after each session (progress output); ``kwargs`` go to
-    :func:`dreaming_sweep_one`.
-    """
-    done = 0
-    deadline = time.monotonic() + max_seconds
-    while done < max_items and time.monotonic() < deadline:
-        outcome = dreaming_sweep_one(**kwargs)
-        if outcome is None:
-            break
-        done += 1
-        if on_outcome is not None:
-            on_outcome(outcome)
-    return done
-
-
-def dreaming_schedule_ensure() -> str:
-    """Create, update or remove the django-q2 schedule that runs dreaming; describe it."""
-    from django_q.models import Schedule
-
-    if settings.DREAMING_DISABLED or settings.DREAMING_TICK_SECS == 0:
-        Schedule.objects.filter(name=SCHEDULE_NAME).delete()
-        return "(dreaming disabled)"
-    minutes = max(1, math.ceil(settings.DREAMING_TICK_SECS / 60))
-    Schedule.objects.update_or_create(
-        name=SCHEDULE_NAME,
-        defaults={
-            "func": "memory.tasks.dreaming_tick",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": minutes,
-            "repeats": -1,
-        },
-    )
-    return f"(every {minutes} min)"
+    return Distillation(candidates, drafts)

@@ -1,73 +1,26 @@
-"""Erase everything eros holds about one user (``DELETE /comp/user/{user_id}/data``).
-
-Rows keyed by the user: chat sessions with their messages, affinity rows and affinity events;
-memories of both layers; the insight profile; persona instances. Deleted with plain SQL in one
-transaction (the ORM's delete would load every message into Python first), children before
-parents so the per-table counts are exact.
-"""
+"""Erase a user's memories of both layers (part of ``DELETE /comp/user/{user_id}/data``)."""
 
 from __future__ import annotations
 
 import uuid
 
-from django.db import connection, transaction
-
-#: (name in the result, statement); each takes the user id as its only parameter.
-_STATEMENTS = (
-    ("memories", "DELETE FROM companion_memories WHERE user_id = %s"),
-    (
-        "affinity_events",
-        """DELETE FROM companion_affinity_events
-           WHERE affinity_id IN (SELECT id FROM companion_affinity WHERE user_id = %s)""",
-    ),
-    (
-        "affinity_events",
-        """DELETE FROM companion_affinity_events WHERE affinity_id IN (
-               SELECT a.id FROM companion_affinity a
-               JOIN chat_sessions s ON s.id = a.session_id WHERE s.user_id = %s)""",
-    ),
-    ("affinity", "DELETE FROM companion_affinity WHERE user_id = %s"),
-    (
-        "affinity",
-        """DELETE FROM companion_affinity
-           WHERE session_id IN (SELECT id FROM chat_sessions WHERE user_id = %s)""",
-    ),
-    (
-        "messages",
-        "DELETE FROM chat_messages WHERE session_id IN "
-        "(SELECT id FROM chat_sessions WHERE user_id = %s)",
-    ),
-    (
-        "memories",
-        "DELETE FROM companion_memories WHERE session_id IN "
-        "(SELECT id FROM chat_sessions WHERE user_id = %s)",
-    ),
-    ("sessions", "DELETE FROM chat_sessions WHERE user_id = %s"),
-    ("insights", "DELETE FROM companion_insights WHERE user_id = %s"),
-    ("persona_instances", "DELETE FROM persona_instances WHERE owner_uid = %s"),
-)
-
-ERASED_KINDS = (
-    "sessions",
-    "messages",
-    "affinity",
-    "affinity_events",
-    "memories",
-    "insights",
-    "persona_instances",
-)
+from django.db import connection
 
 
-def user_data_erase(*, user_id: uuid.UUID) -> dict[str, int]:
-    """Delete every row about ``user_id``; returns rows deleted per kind (:data:`ERASED_KINDS`).
+def memory_erase_user(*, user_id: uuid.UUID) -> int:
+    """Delete every memory of ``user_id``; returns how many rows went.
 
-    Rows are matched by the user column of each table and, for the children of sessions and
-    affinity rows, through the user's sessions too. Idempotent: a user with no data gives zeros.
-    Rows of other users are untouched.
+    Matched by the memory's user and, for rows written from the user's sessions, by session
+    (the foreign key to ``chat_sessions`` is memory's one documented data-level tie to the chat
+    tables). Run it before the sessions are deleted, inside the caller's transaction.
     """
-    counts = dict.fromkeys(ERASED_KINDS, 0)
-    with transaction.atomic(), connection.cursor() as cursor:
-        for kind, sql in _STATEMENTS:
-            cursor.execute(sql, [user_id])
-            counts[kind] += cursor.rowcount
-    return counts
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            DELETE FROM companion_memories
+            WHERE user_id = %s
+               OR session_id IN (SELECT id FROM chat_sessions WHERE user_id = %s)
+            """,
+            [user_id, user_id],
+        )
+        return cursor.rowcount

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Q
 
@@ -23,57 +25,58 @@ from memory.services.writes import MemoryDraft, memory_upsert_many
 logger = logging.getLogger(__name__)
 
 
-def memory_write_turn(
-    *, user_message_id: uuid.UUID | str, embedder: Embedder | None = None
-) -> list[CompanionMemory]:
-    """Write the relationship and profile rows of a replied turn; idempotent per message.
+@dataclass(frozen=True)
+class Exchange:
+    """One replied turn, as the memory app needs it: who, with which persona, what was said.
 
-    Returns the rows written or merged into (empty when the turn has no reply, or was already
-    written: some memory of the user, deleted or not, already cites the user message).
-    Raises ``ProviderError`` when embedding fails, so the task can be retried.
+    ``instance_id`` is the persona instance (the relationship layer's key); ``sent_at`` is the
+    user message's time, the memories' event time.
     """
-    from companions.models import ChatMessage
-    from companions.services.post_process import turn_load
 
-    turn = turn_load(user_message_id)
-    if turn is None or turn.assistant_message is None:
-        return []
-    if turn.user_message.turn_status != ChatMessage.TURN_REPLIED:
-        return []
-    user_msg, reply = turn.user_message, turn.assistant_message
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    instance_id: uuid.UUID | None
+    persona_name: str
+    user_message_id: uuid.UUID
+    user_text: str
+    sent_at: datetime
+    reply_message_id: uuid.UUID
+    reply_text: str
+
+
+def memory_write_exchange(
+    *, exchange: Exchange, embedder: Embedder | None = None
+) -> list[CompanionMemory]:
+    """Write the relationship and profile rows of one exchange; idempotent per user message.
+
+    Returns the rows written or merged into (empty when there is nothing to write, or when it
+    was already written: some memory of the user, deleted or not, already cites the user
+    message). Raises ``ProviderError`` when embedding fails, so the caller can retry.
+    """
     # A merged row may belong to another session of the user, so look across both layers.
     if CompanionMemory.objects.filter(
-        Q(instance_id__isnull=True) | Q(instance_id=turn.session.instance_id),
-        user_id=turn.session.user_id,
-        source_message_ids__contains=[user_msg.id],
+        Q(instance_id__isnull=True) | Q(instance_id=exchange.instance_id),
+        user_id=exchange.user_id,
+        source_message_ids__contains=[exchange.user_message_id],
     ).exists():
         return []
 
-    from personas.models import PersonaInstance
-
-    persona_name = (
-        PersonaInstance.objects.filter(id=turn.session.instance_id)
-        .values_list("genome__name", flat=True)
-        .first()
-        or "Companion"
-    )
+    user_text, reply_text = exchange.user_text.strip(), exchange.reply_text.strip()
     planned: list[dict] = []
-    if user_msg.content.strip() and reply.content.strip():
+    if user_text and reply_text:
         planned.append(
             {
-                "instance_id": turn.session.instance_id,
-                "content": (
-                    f"User: {user_msg.content.strip()}\n{persona_name}: {reply.content.strip()}"
-                ),
-                "source_message_ids": [user_msg.id, reply.id],
+                "instance_id": exchange.instance_id,
+                "content": f"User: {user_text}\n{exchange.persona_name}: {reply_text}",
+                "source_message_ids": [exchange.user_message_id, exchange.reply_message_id],
             }
         )
-    if user_msg.content.strip():
+    if user_text:
         planned.append(
             {
                 "instance_id": None,
-                "content": user_msg.content.strip(),
-                "source_message_ids": [user_msg.id],
+                "content": user_text,
+                "source_message_ids": [exchange.user_message_id],
             }
         )
     if not planned:
@@ -82,10 +85,10 @@ def memory_write_turn(
     writes = memory_upsert_many(
         [
             MemoryDraft(
-                session_id=turn.session.id,
-                user_id=turn.session.user_id,
+                session_id=exchange.session_id,
+                user_id=exchange.user_id,
                 embedding=vector,
-                occurred_at=user_msg.sent_at,
+                occurred_at=exchange.sent_at,
                 **p,
             )
             for p, vector in zip(planned, vectors, strict=True)

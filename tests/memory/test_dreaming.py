@@ -18,7 +18,7 @@ from eros.llm.base import TASK_MEMORY
 from eros.llm.fakes import FakeChatModel, FakeEmbedder, RecordingChatModel
 from eros.llm.offline import OfflineChatModel
 from memory.models import CompanionMemory
-from memory.services.dreaming import (
+from companions.services.dreaming import (
     dreaming_backlog,
     dreaming_backoff_secs,
     dreaming_schedule_ensure,
@@ -402,7 +402,7 @@ def test_the_schedule_follows_the_settings(settings):
     settings.DREAMING_TICK_SECS = 150
     assert dreaming_schedule_ensure() == "(every 3 min)"
     schedule = Schedule.objects.get(name="eros-dreaming")
-    assert (schedule.func, schedule.minutes) == ("memory.tasks.dreaming_tick", 3)
+    assert (schedule.func, schedule.minutes) == ("companions.tasks.dreaming_tick", 3)
     settings.DREAMING_TICK_SECS = 0
     assert dreaming_schedule_ensure() == "(dreaming disabled)"
     assert not Schedule.objects.filter(name="eros-dreaming").exists()

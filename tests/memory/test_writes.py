@@ -12,7 +12,7 @@ from django.utils import timezone
 from companions.models import ChatMessage, ChatSession
 from eros.llm.fakes import FakeEmbedder
 from memory.models import CompanionMemory
-from memory.services import memory_write_turn
+from companions.services.post_process import memory_write_turn
 from memory.services.writes import MemoryDraft, memory_upsert_many
 
 

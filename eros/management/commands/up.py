@@ -80,7 +80,7 @@ class Command(BaseCommand):
 
         if not no_worker:
             started = self._step("scheduling dreaming")
-            from memory.services.dreaming import dreaming_schedule_ensure
+            from companions.services.dreaming import dreaming_schedule_ensure
 
             self._done(started, dreaming_schedule_ensure())
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from memory.services.dreaming import DreamingOutcome, dreaming_backlog, dreaming_sweep_one
+from companions.services.dreaming import DreamingOutcome, dreaming_backlog, dreaming_sweep_one
 
 
 class Command(BaseCommand):

@@ -32,11 +32,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from companions.services.erase import user_data_erase
 from eros.llm.providers import get_embedder
 from memory.management.progress import Progress
 from memory.models import LAYER_PROFILE, LAYER_RELATIONSHIP, CompanionMemory
 from memory.selectors import memory_recall
-from memory.services.erase import user_data_erase
 
 
 class Turn(BaseModel):
