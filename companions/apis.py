@@ -50,7 +50,8 @@ from companions.services.chat_pipeline import (
 from companions.services.gifts import gift_apply
 from companions.services.sessions import session_start
 from companions.services.streaming import turn_stream
-from eros.api import ApiError, PayloadTooLarge, forbid_other_user
+from eros.api import forbid_other_user
+from eros.errors import NotFound, PayloadTooLarge
 from eros.fields import (
     NOT_BLANK_PATTERN,
     JSONObjectField,
@@ -178,7 +179,7 @@ class MessageInputSerializer(serializers.Serializer):
                 raise PayloadTooLarge(
                     f"{name} is {len(attrs[name])} characters; "
                     f"the limit is {settings.MAX_MESSAGE_CHARS}",
-                    {name: [f"at most {settings.MAX_MESSAGE_CHARS} characters"]},
+                    details={name: [f"at most {settings.MAX_MESSAGE_CHARS} characters"]},
                 )
         text = attrs[present[0]]
         try:
@@ -618,7 +619,7 @@ class AffinityDetailApi(APIView):
     def initial(self, request, *args, **kwargs):
         # Disabled means absent: a 404 before authentication, like an unknown route.
         if not settings.EXPOSE_AFFINITY_DEBUG:
-            raise ApiError(404, "not_found", f"no route for {request.path}")
+            raise NotFound(f"no route for {request.path}")
         super().initial(request, *args, **kwargs)
 
     @extend_schema(
@@ -630,7 +631,7 @@ class AffinityDetailApi(APIView):
         session = session_for_user(session_id=session_id, user_id=request.user.id)
         row = affinity_service.affinity_for_session(session.id)
         if row is None:
-            raise ApiError(404, "not_found", "this session has no affinity yet")
+            raise NotFound("this session has no affinity yet")
         value = affinity_service.decayed_view(row, now=timezone.now())
         body = {
             "session_id": session.id,
