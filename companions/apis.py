@@ -51,7 +51,8 @@ from companions.services.erase import ERASED_KINDS, user_data_erase
 from companions.services.gifts import gift_apply
 from companions.services.sessions import session_start
 from companions.services.streaming import turn_stream
-from eros.api import ApiError, PayloadTooLarge, forbid_other_user
+from eros.api import forbid_other_user
+from eros.errors import NotFound, PayloadTooLarge
 from eros.fields import (
     NOT_BLANK_PATTERN,
     JSONObjectField,
@@ -179,7 +180,7 @@ class MessageInputSerializer(serializers.Serializer):
                 raise PayloadTooLarge(
                     f"{name} is {len(attrs[name])} characters; "
                     f"the limit is {settings.MAX_MESSAGE_CHARS}",
-                    {name: [f"at most {settings.MAX_MESSAGE_CHARS} characters"]},
+                    details={name: [f"at most {settings.MAX_MESSAGE_CHARS} characters"]},
                 )
         text = attrs[present[0]]
         try:
@@ -619,7 +620,7 @@ class AffinityDetailApi(APIView):
     def initial(self, request, *args, **kwargs):
         # Disabled means absent: a 404 before authentication, like an unknown route.
         if not settings.EXPOSE_AFFINITY_DEBUG:
-            raise ApiError(404, "not_found", f"no route for {request.path}")
+            raise NotFound(f"no route for {request.path}")
         super().initial(request, *args, **kwargs)
 
     @extend_schema(
@@ -631,7 +632,7 @@ class AffinityDetailApi(APIView):
         session = session_for_user(session_id=session_id, user_id=request.user.id)
         row = affinity_service.affinity_for_session(session.id)
         if row is None:
-            raise ApiError(404, "not_found", "this session has no affinity yet")
+            raise NotFound("this session has no affinity yet")
         value = affinity_service.decayed_view(row, now=timezone.now())
         body = {
             "session_id": session.id,
@@ -767,6 +768,10 @@ class UserDataEraseApi(APIView):
         responses={200: OutputSerializer, **error_responses(401, 403)},
     )
     def delete(self, request, user_id):
-        forbid_other_user(path_user_id=user_id, caller_id=request.user.id)
+        forbid_other_user(
+            path_user_id=user_id,
+            caller_id=request.user.id,
+            message="you can only manage your own memories and data",
+        )
         erased = user_data_erase(user_id=user_id)
         return Response(self.OutputSerializer({"user_id": user_id, "erased": erased}).data)

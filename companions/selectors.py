@@ -7,19 +7,23 @@ import uuid
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from companions.models import ChatMessage, ChatSession, CompanionAffinityEvent
-from eros.api import ApiError
+from eros.errors import Forbidden, NotFound
 from insights.models import CompanionInsights
 from insights.schema import training_level
 from personas.models import PersonaInstance
 
 
 def session_for_user(*, session_id: uuid.UUID, user_id: uuid.UUID) -> ChatSession:
-    """The session if the caller owns it: 404 when unknown, 403 when another user's."""
+    """The session if the caller owns it.
+
+    Raises :class:`~eros.errors.NotFound` when unknown, :class:`~eros.errors.Forbidden` when
+    another user's.
+    """
     session = ChatSession.objects.filter(id=session_id).first()
     if session is None:
-        raise ApiError(404, "not_found", "session not found")
+        raise NotFound("session not found")
     if session.user_id != user_id:
-        raise ApiError(403, "forbidden", "not your session")
+        raise Forbidden("not your session")
     return session
 
 
@@ -62,12 +66,13 @@ def session_list_for_user(*, user_id: uuid.UUID) -> QuerySet[ChatSession]:
 
 
 def user_message_in_session(*, session: ChatSession, message_id: uuid.UUID) -> ChatMessage:
-    """The user message ``message_id`` of ``session``; 404 when it is not one."""
+    """The user message ``message_id`` of ``session``; :class:`~eros.errors.NotFound` when it
+    is not one."""
     message = ChatMessage.objects.filter(
         id=message_id, session=session, role=ChatMessage.ROLE_USER
     ).first()
     if message is None:
-        raise ApiError(404, "not_found", "no such user message in this session")
+        raise NotFound("no such user message in this session")
     return message
 
 

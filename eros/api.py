@@ -1,8 +1,9 @@
 """The one error shape of the API: ``{"error": code, "message": text, "details"?: {...}}``.
 
-Every error a client can see goes through here (DESIGN §4): DRF's own exceptions, eros's
-:class:`ApiError`, Django's 404/500 handlers, and any unexpected exception, which becomes a 500
-``internal`` without a stack trace or SQL.
+Every error a client can see goes through here (DESIGN §4): DRF's own exceptions, eros's plain
+application errors (:mod:`eros.errors`, raised by views, services and selectors alike), Django's
+404/500 handlers, and any unexpected exception, which becomes a 500 ``internal`` without a stack
+trace or SQL.
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+
+from eros.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Upstream,
+    Validation,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,32 +46,30 @@ CODES = {
     502: "upstream_error",
 }
 
-
-class ApiError(exceptions.APIException):
-    """An error with an explicit status, code, message and optional details."""
-
-    def __init__(self, status_code: int, code: str, message: str, details: dict | None = None):
-        super().__init__(detail=message, code=code)
-        self.status_code = status_code
-        self.code = code
-        self.message = message
-        self.details = details
-
-
-class PayloadTooLarge(ApiError):
-    def __init__(self, message: str, details: dict | None = None):
-        super().__init__(413, "payload_too_large", message, details)
+#: Application error class -> HTTP status; the most specific class in an error's MRO wins.
+APP_ERROR_STATUSES: dict[type[AppError], int] = {
+    AppError: 400,
+    Validation: 400,
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    Upstream: 502,
+}
 
 
-class UpstreamError(ApiError):
-    def __init__(self, message: str = "the model provider failed; please retry"):
-        super().__init__(502, "upstream_error", message)
+def app_error_status(exc: AppError) -> int:
+    """The HTTP status of an application error: that of the nearest mapped class in its MRO."""
+    return next(APP_ERROR_STATUSES[cls] for cls in type(exc).__mro__ if cls in APP_ERROR_STATUSES)
 
 
-def forbid_other_user(*, path_user_id: uuid.UUID, caller_id: uuid.UUID) -> None:
-    """Raise 403 ``forbidden`` when a path names another user than the token's ``sub``."""
+def forbid_other_user(
+    *, path_user_id: uuid.UUID, caller_id: uuid.UUID, message: str = "not your data"
+) -> None:
+    """Raise :class:`~eros.errors.Forbidden` (403) when a path names another user than the
+    token's ``sub``; ``message`` is the body's text."""
     if path_user_id != caller_id:
-        raise ApiError(403, "forbidden", "not your data")
+        raise Forbidden(message)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict:
@@ -93,9 +102,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError("the request was rejected as malformed")
 
-    if isinstance(exc, ApiError):
+    if isinstance(exc, AppError):
         body = error_body(exc.code, exc.message, exc.details)
-        return Response(body, status=exc.status_code)
+        return Response(body, status=app_error_status(exc))
 
     if isinstance(exc, exceptions.ValidationError):
         body = error_body("validation_error", _flatten_message(exc.detail), _as_details(exc.detail))

@@ -3,18 +3,15 @@ remembers about them (DESIGN §4). Owner-only: the path's user must be the token
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from eros.api import ApiError, UpstreamError
+from eros.api import forbid_other_user
+from eros.errors import NotFound
 from eros.fields import QueryCharField, QueryChoiceField, QueryIntegerField, QueryUUIDField
-from eros.llm.base import ProviderError
-from eros.llm.providers import get_embedder
 from eros.schema import error_responses
 from memory.models import CATEGORIES, LAYERS, CompanionMemory
 from memory.selectors import memory_list
@@ -24,9 +21,8 @@ from memory.services import memory_soft_delete
 MAX_OFFSET = 2**31 - 1
 
 
-def _owner_only(request, user_id: uuid.UUID) -> None:
-    if request.user.id != user_id:
-        raise ApiError(403, "forbidden", "you can only manage your own memories and data")
+#: The 403 message of every route here (the owner check is :func:`eros.api.forbid_other_user`).
+OWNER_ONLY = "you can only manage your own memories and data"
 
 
 class MemoryListInputSerializer(serializers.Serializer):
@@ -75,18 +71,10 @@ class MemoryListApi(APIView):
         responses={200: OutputSerializer, **error_responses(400, 401, 403, 502)},
     )
     def get(self, request, user_id):
-        _owner_only(request, user_id)
+        forbid_other_user(path_user_id=user_id, caller_id=request.user.id, message=OWNER_ONLY)
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
-        params = dict(data.validated_data)
-        q = params.pop("q", "").strip()
-        query_vector = None
-        if q:
-            try:
-                query_vector = get_embedder().embed_query(q)
-            except ProviderError as exc:
-                raise UpstreamError("the embeddings provider failed; please retry") from exc
-        page = memory_list(user_id=user_id, query_vector=query_vector, **params)
+        page = memory_list(user_id=user_id, **data.validated_data)
         return Response(
             self.OutputSerializer(
                 {
@@ -115,9 +103,9 @@ class MemoryDeleteApi(APIView):
         responses={200: OutputSerializer, **error_responses(401, 403, 404)},
     )
     def delete(self, request, user_id, memory_id):
-        _owner_only(request, user_id)
+        forbid_other_user(path_user_id=user_id, caller_id=request.user.id, message=OWNER_ONLY)
         if not memory_soft_delete(memory_id=memory_id, user_id=user_id):
-            raise ApiError(404, "not_found", "memory not found")
+            raise NotFound("memory not found")
         deleted_at = (
             CompanionMemory.objects.filter(id=memory_id).values_list("deleted_at", flat=True).get()
         )

@@ -46,8 +46,11 @@ from django.db import connection, transaction
 from django.db.models import F, FloatField, Value
 from pgvector.django import CosineDistance
 
+from eros.errors import Upstream
+from eros.llm.base import Embedder, ProviderError
 from eros.llm.cleaning import format_vector
 from eros.llm.embeddings_local import STOPWORDS
+from eros.llm.providers import get_embedder
 from memory.models import LAYER_PROFILE, LAYER_RELATIONSHIP, CompanionMemory
 
 #: At most this many distinct terms of a query are searched as text.
@@ -292,16 +295,28 @@ def memory_list(
     layer: str | None = None,
     instance_id: uuid.UUID | None = None,
     category: str | None = None,
-    query_vector: Sequence[float] | None = None,
+    q: str = "",
     limit: int = 20,
     offset: int = 0,
+    embedder: Embedder | None = None,
 ) -> MemoryPage:
     """A user's live (not soft-deleted) memories, filtered and paginated.
 
     ``layer`` is ``profile`` or ``relationship``; ``instance_id`` and ``category`` narrow
-    further. Newest first (``created_at``), or, with ``query_vector``, by cosine similarity,
-    best first (an exact scan of the user's rows). Two queries: the count and the page.
+    further. Newest first (``created_at``), or, when ``q`` is not blank, by cosine similarity
+    to ``q``'s query embedding, best first (an exact scan of the user's rows); ``embedder``
+    defaults to the configured one. Two queries: the count and the page, plus one embeddings
+    call with ``q``.
+
+    Raises :class:`~eros.errors.Upstream` when the embeddings provider fails.
     """
+    query_vector = None
+    if q.strip():
+        embedder = embedder or get_embedder()
+        try:
+            query_vector = embedder.embed_query(q.strip())
+        except ProviderError as exc:
+            raise Upstream("the embeddings provider failed; please retry") from exc
     rows = CompanionMemory.objects.filter(user_id=user_id, deleted_at__isnull=True)
     if layer == LAYER_PROFILE:
         rows = rows.filter(instance_id__isnull=True)

@@ -38,7 +38,7 @@ from companions.domain.types import (
 from companions.models import ChatMessage, ChatSession, CompanionAffinity
 from companions.scopes import MemoryScope
 from companions.services import affinity as affinity_service
-from eros.api import ApiError, UpstreamError
+from eros.errors import AppError, NotFound, Upstream
 from eros.llm.base import TASK_CHAT, ChatModel, ChatRequest, Embedder, ProviderError
 from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.providers import get_chat_model, get_embedder, get_model_config
@@ -270,8 +270,8 @@ def turn_run(
 ) -> TurnOutcome:
     """Run one turn for a stored user message and persist its outcome.
 
-    Raises ``ApiError`` 404 when the session's persona instance is gone, and
-    ``UpstreamError`` (502) when the chat model fails after retries and fallback; in that case
+    Raises ``NotFound`` when the session's persona instance is gone, and ``Upstream`` when the
+    chat model fails after retries and fallback (both :mod:`eros.errors`); in that case
     the user message is kept with ``turn_status=failed`` and a ``system_error`` row is written.
     Any other failure also marks the turn ``failed`` before propagating, so it never stays
     ``pending``. Raises :class:`TurnAlreadyHandled` when the message's turn already ran.
@@ -293,9 +293,9 @@ def turn_run(
         except ProviderError as exc:
             logger.warning("chat model failed for session %s: %s", session.id, exc)
             _fail_turn(user_message, reason=str(exc), now=timezone.now())
-            raise UpstreamError() from exc
+            raise Upstream() from exc
         return turn_finish_reply(prepared=prepared, text=result.text, model=result.model)
-    except (ApiError, UpstreamError, TurnAlreadyHandled):
+    except (AppError, TurnAlreadyHandled):
         raise
     except Exception:
         logger.exception("turn for message %s failed", user_message.id)
@@ -318,7 +318,7 @@ def turn_prepare(
     """Gather and decide a turn; build its chat request, or persist it as a ghost.
 
     No model is called here and no transaction is left open, so the caller may call the chat
-    model (whole or streamed) and then :func:`turn_finish_reply`. Raises ``ApiError`` 404 when
+    model (whole or streamed) and then :func:`turn_finish_reply`. Raises ``NotFound`` when
     the session's persona instance is gone (the turn is then marked ``failed``) and
     :class:`TurnAlreadyHandled` when the message's turn already ran.
     """
@@ -345,7 +345,7 @@ def turn_prepare(
                 _persist_ghost(session, user_message, decided.plan, decided.context, now)
     if missing_persona:
         _fail_turn(user_message, reason="persona instance not found", now=now)
-        raise ApiError(404, "not_found", "persona instance not found")
+        raise NotFound("persona instance not found")
     genome = instance.genome
     plan, affinity, signals = decided.plan, decided.affinity, decided.signals
     insights, level, decision_context = decided.insights, decided.level, decided.context
@@ -592,6 +592,6 @@ def turn_run_queued(
     except TurnAlreadyHandled:
         message.refresh_from_db(fields=["turn_status"])
         return message.turn_status or ChatMessage.TURN_PENDING
-    except ApiError:
+    except AppError:
         return ChatMessage.TURN_FAILED
     return outcome.user_message.turn_status or ChatMessage.TURN_REPLIED

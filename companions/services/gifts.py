@@ -17,7 +17,7 @@ from django.utils import timezone
 from companions.domain.types import AffinityDeltas
 from companions.models import ChatMessage, ChatSession, CompanionAffinity, CompanionAffinityEvent
 from companions.services import affinity as affinity_service
-from eros.api import ApiError
+from eros.errors import Conflict
 
 DEFAULT_GIFT_LABEL = "gift"
 
@@ -42,10 +42,11 @@ def gift_apply(
     In one transaction: the message is appended (and the session marked active), then the
     raw ``deltas`` are EMA-applied with ``affinity_apply_deltas(event_type="gift")``; the
     event's context holds ``source="gift"``, the label, the metadata and the message id.
-    Raises ``ApiError`` 409 when the session has no persona instance (no affinity can exist).
+    Raises :class:`~eros.errors.Conflict` when the session has no persona instance (no affinity
+    can exist).
     """
     if session.instance_id is None:
-        raise ApiError(409, "conflict", "this session has no persona instance")
+        raise Conflict("this session has no persona instance")
     now = now or timezone.now()
     label = label or DEFAULT_GIFT_LABEL
     with transaction.atomic():

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from companions.models import ChatSession
-from eros.api import ApiError
+from eros.errors import Conflict, Forbidden, NotFound, Validation
 from personas.models import PersonaGenome, PersonaInstance
 from personas.services import instance_get_or_create
 
@@ -31,34 +31,33 @@ def session_start(
     """Resume the user's latest session with a persona instance, or create one.
 
     Resolution per reference eros-engine-server.md §5.4.3: ``instance_id`` must be the
-    caller's active instance (404 / 403); else ``genome_id`` must name an active genome (404 /
-    400) and the caller's instance of it is reused or created. A non-active instance of that
-    genome is a clean 409 ``conflict`` instead of the reference's 500. A resumed session keeps
-    its metadata (``is_demo`` only applies to new sessions).
+    caller's active instance (``NotFound`` / ``Forbidden``); else ``genome_id`` must name an
+    active genome (``NotFound`` / ``Validation`` with code ``bad_request``) and the caller's
+    instance of it is reused or created. A non-active instance of that genome is a clean
+    ``Conflict`` instead of the reference's 500; neither id given is a ``Validation`` error.
+    A resumed session keeps its metadata (``is_demo`` only applies to new sessions).
 
-    Raises :class:`eros.api.ApiError`.
+    Raises the :mod:`eros.errors` named above.
     """
     if instance_id is not None:
         instance = PersonaInstance.objects.select_related("genome").filter(id=instance_id).first()
         if instance is None or instance.status != PersonaInstance.STATUS_ACTIVE:
-            raise ApiError(404, "not_found", "instance not found")
+            raise NotFound("instance not found")
         if instance.owner_uid != user_id:
-            raise ApiError(403, "forbidden", "instance not owned by this user")
+            raise Forbidden("instance not owned by this user")
     elif genome_id is not None:
         genome = PersonaGenome.objects.filter(id=genome_id).first()
         if genome is None:
-            raise ApiError(404, "not_found", "genome not found")
+            raise NotFound("genome not found")
         if not genome.is_active:
-            raise ApiError(400, "bad_request", "genome is not active")
+            raise Validation("genome is not active", code="bad_request")
         instance = instance_get_or_create(genome=genome, owner_uid=user_id)
         if instance.status != PersonaInstance.STATUS_ACTIVE:
-            raise ApiError(409, "conflict", f"your instance of this persona is {instance.status!r}")
+            raise Conflict(f"your instance of this persona is {instance.status!r}")
     else:
-        raise ApiError(
-            400,
-            "validation_error",
+        raise Validation(
             "missing genome_id (or instance_id)",
-            {"genome_id": ["genome_id or instance_id is required"]},
+            details={"genome_id": ["genome_id or instance_id is required"]},
         )
 
     now = timezone.now()

@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 
 from companions.models import ChatMessage, ChatSession, CompanionAffinity
+from companions.scopes import resolve_affinity_scope, resolve_memory_scope
 from companions.services import affinity as affinity_service
-from companions.services.chat_pipeline import turn_run_queued
+from companions.services.chat_pipeline import turn_begin, turn_run, turn_run_queued
+from eros.errors import NotFound, Upstream
 from eros.llm.fakes import FakeChatModel
 from tests.api import assert_error, db_snapshot
 
@@ -198,3 +200,60 @@ def test_an_async_turn_whose_persona_is_gone_reports_error(
     assert _poll(client, alice_session, message_id).json() == {"status": "error", "message": None}
     assert ChatMessage.objects.get(id=message_id).turn_status == "failed"
     assert fake_chat.calls == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_records_a_failed_turn_when_the_model_provider_fails(alice_session, settings):
+    settings.EROS_CHAT_MODEL = FakeChatModel(fail_on=[1])
+    message = turn_begin(session=alice_session, content="are you there?")
+
+    status = turn_run_queued(
+        user_message_id=message.id, memory_scope="full", affinity_axes=["warmth"]
+    )
+
+    assert status == "failed"
+    assert ChatMessage.objects.get(id=message.id).turn_status == "failed"
+    error_row = ChatMessage.objects.get(session=alice_session, role="system_error")
+    assert error_row.reply_to_id == message.id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_records_a_failed_turn_when_the_persona_is_gone(alice_session, fake_chat):
+    from personas.models import PersonaInstance
+
+    PersonaInstance.objects.filter(id=alice_session.instance_id).update(status="archived")
+    message = turn_begin(session=alice_session, content="hello?")
+
+    status = turn_run_queued(
+        user_message_id=message.id, memory_scope="full", affinity_axes=["warmth"]
+    )
+
+    assert status == "failed"
+    assert ChatMessage.objects.get(id=message.id).turn_status == "failed"
+    assert fake_chat.calls == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("cause", ["provider", "persona"])
+def test_a_failed_turn_raises_a_plain_application_error_not_an_http_one(
+    alice_session, settings, cause
+):
+    from rest_framework.exceptions import APIException
+
+    from personas.models import PersonaInstance
+
+    settings.EROS_CHAT_MODEL = FakeChatModel(fail_on=[1])
+    if cause == "persona":
+        PersonaInstance.objects.filter(id=alice_session.instance_id).update(status="archived")
+    message = turn_begin(session=alice_session, content="hello?")
+
+    with pytest.raises(Upstream if cause == "provider" else NotFound) as raised:
+        turn_run(
+            session=alice_session,
+            user_message=message,
+            memory_scope=resolve_memory_scope("full"),
+            affinity_axes=resolve_affinity_scope(["warmth"]),
+        )
+
+    assert not isinstance(raised.value, APIException)
+    assert ChatMessage.objects.get(id=message.id).turn_status == "failed"

@@ -14,10 +14,6 @@ from django.db import connection
 from django.utils import timezone
 
 from companions.models import ChatMessage, ChatSession
-from eros.llm.base import TASK_MEMORY
-from eros.llm.fakes import FakeChatModel, FakeEmbedder, RecordingChatModel
-from eros.llm.offline import OfflineChatModel
-from memory.models import CompanionMemory
 from companions.services.dreaming import (
     dreaming_backlog,
     dreaming_backoff_secs,
@@ -25,6 +21,10 @@ from companions.services.dreaming import (
     dreaming_sweep,
     dreaming_sweep_one,
 )
+from eros.llm.base import TASK_MEMORY
+from eros.llm.fakes import FakeChatModel, FakeEmbedder, RecordingChatModel
+from eros.llm.offline import OfflineChatModel
+from memory.models import CompanionMemory
 
 HOBBIES = ["sea kayaking", "rock climbing", "baking bread", "chess"]
 CITIES = [

@@ -12,7 +12,7 @@ from companions.models import ChatMessage, ChatSession, CompanionAffinity, Compa
 from eros.llm.fakes import FakeEmbedder, unit_vector
 from insights.models import CompanionInsights
 from memory.models import CompanionMemory
-from memory.selectors import memory_recall
+from memory.selectors import memory_list, memory_recall
 from personas.models import PersonaInstance
 
 
@@ -166,6 +166,39 @@ def test_q_with_a_failing_embedder_is_a_clean_502(client_for, alice, alice_memor
     response = client_for(alice).get(url(alice), {"q": "work"})
     assert response.status_code == 502
     assert response.json()["error"] == "upstream_error"
+
+
+@pytest.mark.django_db
+def test_memory_list_embeds_q_with_the_given_embedder_and_ignores_a_blank_q(
+    alice, alice_memories, settings
+):
+    configured = FakeEmbedder()
+    settings.EROS_EMBEDDER = configured
+    embedder = FakeEmbedder({"where do I work?": 2})
+
+    page = memory_list(user_id=alice, q="  where do I work?  ", limit=1, embedder=embedder)
+    newest = memory_list(user_id=alice, q="   ", limit=1, embedder=embedder)
+
+    assert [m["content"] for m in page.items] == ["Works as a nurse"]
+    assert page.items[0]["similarity"] == pytest.approx(1.0)
+    assert [m["content"] for m in newest.items] == ["User: hi\nIdris: hello"]
+    assert "similarity" not in newest.items[0]
+    assert embedder.calls == [("query", ("where do I work?",))]
+    assert configured.calls == []
+
+
+@pytest.mark.django_db
+def test_memory_list_raises_a_plain_upstream_error_when_the_embedder_fails(alice, alice_memories):
+    from rest_framework.exceptions import APIException
+
+    from eros.errors import Upstream
+
+    embedder = FakeEmbedder()
+    embedder.fail_next()
+    with pytest.raises(Upstream) as raised:
+        memory_list(user_id=alice, q="work", embedder=embedder)
+    assert not isinstance(raised.value, APIException)
+    assert raised.value.message == "the embeddings provider failed; please retry"
 
 
 @pytest.mark.django_db

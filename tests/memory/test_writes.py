@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from companions.models import ChatMessage, ChatSession
+from companions.services.post_process import memory_write_turn
 from eros.llm.fakes import FakeEmbedder
 from memory.models import CompanionMemory
-from companions.services.post_process import memory_write_turn
 from memory.services.writes import MemoryDraft, memory_upsert_many
 
 
