@@ -43,6 +43,9 @@ from eros.env import data_secret
 
 logger = logging.getLogger(__name__)
 
+#: The development user: `up`, `token`, `chat` and the playground act as this user by default.
+DEV_USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
 DEV_SECRET_FILE = "jwt_dev_secret"
 DEFAULT_VALIDATOR = "eros.auth.SupabaseTokenValidator"
 #: Asymmetric algorithms accepted from the JWKS (Supabase signs with ES256 by default).

@@ -18,8 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from eros.api import error_body
-from eros.auth import mint_token
-from eros.management.commands.token import DEV_USER_ID
+from eros.auth import DEV_USER_ID, mint_token
 
 #: The user the development token is minted for when the page is opened without ``?user=``:
 #: the development user of ``manage.py up``, ``chat`` and ``token``, so they share a history.

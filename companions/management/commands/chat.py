@@ -12,7 +12,7 @@ import uuid
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from eros.management.commands.token import DEV_USER_ID
+from eros.auth import DEV_USER_ID
 
 
 class Command(BaseCommand):

@@ -7,10 +7,9 @@ import uuid
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from eros.auth import mint_token
+from eros.auth import DEV_USER_ID, mint_token
 
 #: The user that development tokens belong to when none is given.
-DEV_USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
 class Command(BaseCommand):

@@ -21,8 +21,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from eros.auth import DEV_USER_ID
 from eros.llm.providers import chat_provider_name, embeddings_provider_name
-from eros.management.commands.token import DEV_USER_ID
 
 BASE_DIR = Path(settings.BASE_DIR)
 
