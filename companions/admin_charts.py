@@ -1,15 +1,15 @@
 """Pictures of a relationship for the admin: the affinity vector and each axis's history.
 
 Server-rendered SVG strings (no scripts, no external assets), so the pages work offline and in
-screenshots. The history is replayed from the events log with the same domain rules the
-services use (reference eros-engine-core.md §1.3): starting from a new session's vector at the
-row's ``created_at``, each event first drifts the vector by the whole minutes of time decay
-since the previous write, then EMA-applies its raw deltas with the inertia the event recorded.
+screenshots. The history is replayed from the events log with the same domain step the
+services write with, ``domain.affinity.advance`` (reference eros-engine-core.md §1.3):
+starting from a new session's vector at the row's ``created_at``, each event first drifts the
+vector by the whole minutes of time decay since the previous write, then EMA-applies its raw
+deltas with the inertia the event recorded.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -85,12 +85,6 @@ def affinity_replay(
     points = [HistoryPoint(start, value.vector())]
     for event in events:
         at = event.created_at
-        minutes = affinity_rules.decay_minutes(value.updated_at, at)
-        if minutes > 0:
-            value = affinity_rules.apply_time_decay(value, now=at)
-            value = dataclasses.replace(
-                value, updated_at=value.updated_at + timedelta(minutes=minutes)
-            )
         context = event.context if isinstance(event.context, dict) else {}
         inertia = context.get("inertia")
         if not isinstance(inertia, int | float) or isinstance(inertia, bool):
@@ -99,7 +93,8 @@ def affinity_replay(
             deltas = AffinityDeltas.from_mapping(event.deltas or {})
         except (TypeError, ValueError):
             deltas = AffinityDeltas()
-        value = affinity_rules.apply_deltas(value, deltas, ema_inertia=float(inertia))
+        # The very step the write made (services.affinity.affinity_advance).
+        value = affinity_rules.advance(value, deltas, now=at, inertia=float(inertia)).affinity
         points.append(HistoryPoint(at, value.vector(), event, event_source(event)))
     if row.updated_at and value.updated_at and row.updated_at > value.updated_at:
         value = affinity_rules.apply_time_decay(value, now=row.updated_at)

@@ -18,11 +18,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from companions.domain.types import AffinityDeltas
+from companions.domain.types import AXES, AffinityDeltas
 from companions.models import ChatMessage
 from companions.scopes import (
     AFFINITY_PRESETS,
-    AXES,
     MEMORY_SCOPES,
     ScopeError,
     resolve_affinity_scope,

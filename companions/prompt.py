@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from companions.domain.types import ReplyStyle
-from companions.scopes import AXES, MemoryScope, length_tier
+from companions.domain.types import AXES, ReplyStyle
+from companions.scopes import MemoryScope, length_tier
 from insights.schema import render_bullets
 from memory.selectors import Recall
 

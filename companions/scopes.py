@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-AXES = ("warmth", "trust", "intrigue", "intimacy", "patience", "tension")
+from companions.domain.types import AXES
+
 BOND_AXES = frozenset({"warmth", "intimacy", "tension"})
 CHEMISTRY_AXES = frozenset({"trust", "intrigue", "patience"})
 

@@ -3,11 +3,16 @@
 Pure functions over `types.Affinity`; the caller supplies `now`. Formulas, constants and the
 order of floating-point operations follow reference eros-engine-core.md §0 and §1.3, so the
 results are bit-identical to the reference engine.
+
+`advance` is the one transition every write of the vector goes through (reply, ghost, gift,
+and the admin's replay of the events log); `decay` is the same step without deltas or
+relabelling, for a write that only changes the ghost bookkeeping.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from companions.domain.types import Affinity, AffinityDeltas, RelationshipLabel
@@ -97,14 +102,19 @@ def apply_time_decay(affinity: Affinity, *, now: datetime) -> Affinity:
     affinity unchanged when less than one whole minute has passed, when `updated_at` is in
     the future, or when it is None. Formula: reference eros-engine-core.md §1.3.
 
-    `updated_at` is NOT advanced, so applying this twice to the same value decays twice.
-    Eros persists the decayed vector whenever it writes the row and moves `updated_at` to
-    `now` in the same write (DESIGN §9.4), which is what keeps decay from being lost or
-    counted twice; that is the persistence layer's job, not this function's.
+    `updated_at` is NOT advanced, so applying this twice to the same value decays twice: use
+    it for a read-only view. A step that is written uses `decay` or `advance`, which move
+    `updated_at` by the minutes consumed, so decay is never lost nor counted twice (DESIGN
+    §9 item 4).
     """
     minutes = decay_minutes(affinity.updated_at, now)
     if minutes <= 0:
         return affinity
+    return _drift(affinity, minutes)
+
+
+def _drift(affinity: Affinity, minutes: int) -> Affinity:
+    """The decay formula for `minutes` (> 0) whole minutes; `updated_at` is left alone."""
     days = minutes / MINUTES_PER_DAY
     # `x + (-r)*d` is bit-identical to the reference's `x - r*d`: negation is exact.
     return dataclasses.replace(
@@ -132,3 +142,59 @@ def infer_label(affinity: Affinity) -> RelationshipLabel:
     if a.intrigue >= 0.6 and a.tension >= 0.4 and a.intimacy < 0.4:
         return RelationshipLabel.SLOW_BURN
     return RelationshipLabel.STRANGER
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The affinity after one step, and how much time decay the step consumed.
+
+    - affinity: the new value; its `updated_at` is the old one plus exactly `decay_minutes`.
+    - decay_minutes: whole minutes of decay applied, >= 0; 0 when less than a minute has
+      passed, when `updated_at` lies in the future, or when it is None.
+    """
+
+    affinity: Affinity
+    decay_minutes: int = 0
+
+    @property
+    def decay_days(self) -> float:
+        """`decay_minutes / 1440.0`, the `days` the decay formula used (reference §1.3)."""
+        return self.decay_minutes / MINUTES_PER_DAY
+
+
+def decay(affinity: Affinity, *, now: datetime) -> Transition:
+    """Return `affinity` decayed to `now`, with `updated_at` moved by the minutes consumed.
+
+    The drift is `apply_time_decay`'s (reference eros-engine-core.md §1.3). `updated_at`
+    advances by exactly the whole minutes applied, not to `now`: the sub-minute remainder
+    carries over to the next step instead of being lost (89 s decays one minute and leaves
+    29 s owed). A future or missing `updated_at` decays nothing and stays as it is. The label
+    and the ghost bookkeeping are untouched. Applying the result again at the same `now`
+    decays nothing more.
+    """
+    updated_at = affinity.updated_at
+    minutes = decay_minutes(updated_at, now)
+    if updated_at is None or minutes <= 0:
+        return Transition(affinity, 0)
+    drifted = _drift(affinity, minutes)
+    return Transition(
+        dataclasses.replace(drifted, updated_at=updated_at + timedelta(minutes=minutes)), minutes
+    )
+
+
+def advance(
+    affinity: Affinity, deltas: AffinityDeltas, *, now: datetime, inertia: float
+) -> Transition:
+    """Return the relationship one write later: decay to `now`, EMA-apply `deltas`, relabel.
+
+    In this order (reference eros-engine-core.md §1.3, with eros's persisted decay, DESIGN
+    §9.4): `decay(affinity, now=now)`, then `apply_deltas(..., ema_inertia=inertia)` with its
+    clamps (warmth [-1, 1], the rest [0, 1]), then `relationship_label = infer_label(...)`.
+    `deltas` are raw; `inertia` is meant to lie in [0, 1] and is not validated. Ghost
+    bookkeeping is untouched; `updated_at` moves as in `decay`.
+    """
+    decayed = decay(affinity, now=now)
+    moved = apply_deltas(decayed.affinity, deltas, ema_inertia=inertia)
+    return Transition(
+        dataclasses.replace(moved, relationship_label=infer_label(moved)), decayed.decay_minutes
+    )

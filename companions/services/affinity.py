@@ -3,24 +3,24 @@
 DESIGN §9 items 3, 4 and 6: writes are serialised per session with ``SELECT … FOR UPDATE``,
 creation is race-free, decay accrued since ``updated_at`` is written whenever the row is
 written (so it is never lost), and ghost turns apply their deltas.
-``updated_at`` advances by exactly the whole minutes of decay applied, so sub-minute remainders
-carry over to the next write instead of being dropped.
+
+Each write is: lock the row → one pure step (``domain.affinity.advance``, or ``decay`` for a
+streak reset) → store → event. The step moves ``updated_at`` by exactly the whole minutes of
+decay applied, so sub-minute remainders carry over to the next write instead of being dropped.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from companions.domain import affinity as affinity_rules
-from companions.domain.types import Affinity, AffinityDeltas, RelationshipLabel
+from companions.domain.types import AXES, Affinity, AffinityDeltas, RelationshipLabel
 from companions.models import ChatSession, CompanionAffinity, CompanionAffinityEvent
-
-AXES = ("warmth", "trust", "intrigue", "intimacy", "patience", "tension")
 
 
 def to_domain(row: CompanionAffinity) -> Affinity:
@@ -83,23 +83,67 @@ def affinity_lock(*, session: ChatSession) -> CompanionAffinity:
     return CompanionAffinity.objects.select_for_update().get(session_id=session.id)
 
 
-def _persist_decay(row: CompanionAffinity, *, now: datetime) -> dict[str, Any]:
-    """Apply decay since ``row.updated_at`` to ``row`` in memory; caller holds the lock."""
-    minutes = affinity_rules.decay_minutes(row.updated_at, now)
-    if minutes <= 0:
-        return {"minutes": 0}
-    before = to_domain(row)
-    after = affinity_rules.apply_time_decay(before, now=now)
-    for axis in AXES:
-        setattr(row, axis, getattr(after, axis))
-    row.updated_at = row.updated_at + timedelta(minutes=minutes)
-    return {"minutes": minutes, "days": minutes / 1440.0}
-
-
 def _store(row: CompanionAffinity, value: Affinity) -> None:
+    """Copy a transition's result onto ``row`` (not saved): axes, clock and ghost bookkeeping.
+
+    The label is copied when ``value`` has one; a decay-only step keeps the row's label text.
+    """
     for axis in AXES:
         setattr(row, axis, getattr(value, axis))
-    row.relationship_label = value.relationship_label.value if value.relationship_label else None
+    row.updated_at = value.updated_at
+    row.ghost_streak = value.ghost_streak
+    row.total_ghosts = value.total_ghosts
+    row.last_ghost_at = value.last_ghost_at
+    if value.relationship_label is not None:
+        row.relationship_label = value.relationship_label.value
+
+
+def _decay_facts(step: affinity_rules.Transition) -> dict[str, Any]:
+    """The event's ``context["decay"]``: ``{"minutes": 0}`` or ``{"minutes": m, "days": d}``."""
+    if step.decay_minutes <= 0:
+        return {"minutes": 0}
+    return {"minutes": step.decay_minutes, "days": step.decay_days}
+
+
+def affinity_advance(
+    *,
+    row: CompanionAffinity,
+    session: ChatSession,
+    deltas: AffinityDeltas,
+    event_type: str,
+    context: dict[str, Any],
+    now: datetime,
+    inertia: float | None = None,
+    ghost: bool = False,
+) -> CompanionAffinityEvent:
+    """Advance the locked ``row`` to ``now`` by ``deltas``, save it and log one event.
+
+    The transition is ``domain.affinity.advance`` (decay, EMA with ``inertia``, label;
+    reference eros-engine-core.md §1.3); ``ghost=True`` also counts a ghost (streak and
+    total +1, ``last_ghost_at = now``). The event holds the raw deltas and ``context`` plus
+    ``inertia`` and ``decay`` (``{"minutes", "days"}`` consumed). ``inertia`` defaults to the
+    session's (demo-aware). Precondition: the caller holds the row lock (``affinity_lock``)
+    inside its transaction.
+    """
+    inertia = inertia_for(session) if inertia is None else inertia
+    step = affinity_rules.advance(to_domain(row), deltas, now=now, inertia=inertia)
+    value = step.affinity
+    if ghost:
+        value = dataclasses.replace(
+            value,
+            ghost_streak=value.ghost_streak + 1,
+            total_ghosts=value.total_ghosts + 1,
+            last_ghost_at=now,
+        )
+    _store(row, value)
+    row.save()
+    return CompanionAffinityEvent.objects.create(
+        affinity=row,
+        event_type=event_type,
+        deltas=deltas.as_dict(),
+        context={**context, "inertia": inertia, "decay": _decay_facts(step)},
+        created_at=now,
+    )
 
 
 @transaction.atomic
@@ -114,24 +158,21 @@ def affinity_apply_deltas(
 ) -> tuple[CompanionAffinity, CompanionAffinityEvent]:
     """EMA-apply ``deltas`` to the session's affinity and log one event.
 
-    Under the row lock: persist decay to ``now``, apply ``(1 - inertia) * delta`` per axis with
-    the reference clamps, infer the label, and insert an event with the raw deltas and
-    ``context`` (which should carry ``source``: rules, llm, gift). ``inertia`` defaults to the
-    session's (demo-aware). Reference eros-engine-core.md §1.3.
+    Locks the row (creating it if missing), then ``affinity_advance``: decay persisted to
+    ``now``, ``(1 - inertia) * delta`` per axis with the reference clamps, label inferred, one
+    event with the raw deltas and ``context`` (which should carry ``source``: rules, llm,
+    gift). ``inertia`` defaults to the session's (demo-aware). Reference eros-engine-core.md
+    §1.3.
     """
     row = affinity_lock(session=session)
-    decay = _persist_decay(row, now=now)
-    inertia = inertia_for(session) if inertia is None else inertia
-    value = affinity_rules.apply_deltas(to_domain(row), deltas, ema_inertia=inertia)
-    value = dataclasses.replace(value, relationship_label=affinity_rules.infer_label(value))
-    _store(row, value)
-    row.save()
-    event = CompanionAffinityEvent.objects.create(
-        affinity=row,
+    event = affinity_advance(
+        row=row,
+        session=session,
+        deltas=deltas,
         event_type=event_type,
-        deltas=deltas.as_dict(),
-        context={**context, "inertia": inertia, "decay": decay},
-        created_at=now,
+        context=context,
+        now=now,
+        inertia=inertia,
     )
     return row, event
 
@@ -146,21 +187,14 @@ def affinity_record_ghost(
     EMA-applied and decay is persisted (DESIGN §9 items 3–4). One ``ghost`` event.
     """
     row = affinity_lock(session=session)
-    decay = _persist_decay(row, now=now)
-    inertia = inertia_for(session)
-    value = affinity_rules.apply_deltas(to_domain(row), deltas, ema_inertia=inertia)
-    value = dataclasses.replace(value, relationship_label=affinity_rules.infer_label(value))
-    _store(row, value)
-    row.ghost_streak += 1
-    row.total_ghosts += 1
-    row.last_ghost_at = now
-    row.save()
-    event = CompanionAffinityEvent.objects.create(
-        affinity=row,
+    event = affinity_advance(
+        row=row,
+        session=session,
+        deltas=deltas,
         event_type="ghost",
-        deltas=deltas.as_dict(),
-        context={"source": "ghost", **context, "inertia": inertia, "decay": decay},
-        created_at=now,
+        context={"source": "ghost", **context},
+        now=now,
+        ghost=True,
     )
     return row, event
 
@@ -168,15 +202,24 @@ def affinity_record_ghost(
 def affinity_reset_streak(*, session: ChatSession, now: datetime) -> bool:
     """Reset the ghost streak after a non-ghost turn; returns True when a write happened.
 
-    Writes (with decay persisted) only when the streak is not already 0. Caller may hold a
-    transaction; this function uses the row lock.
+    Writes (with decay persisted, ``domain.affinity.decay``) only when the streak is not
+    already 0; a row at 0 is neither locked nor written, and a missing row is left missing.
+    Joins the caller's transaction without a savepoint, so inside a chat turn it costs one
+    ``SELECT … FOR UPDATE`` plus one ``UPDATE`` when there is a streak; an error aborts the
+    caller's transaction. The row lock lasts until that transaction ends.
     """
-    with transaction.atomic():
-        row = CompanionAffinity.objects.select_for_update().filter(session_id=session.id).first()
-        if row is None or row.ghost_streak == 0:
+    with transaction.atomic(savepoint=False):
+        # Filtering on the streak keeps the usual case (no streak) to one query that locks
+        # nothing; the chat turn's query budget counts it.
+        row = (
+            CompanionAffinity.objects.select_for_update()
+            .filter(session_id=session.id, ghost_streak__gt=0)
+            .first()
+        )
+        if row is None:
             return False
-        _persist_decay(row, now=now)
-        row.ghost_streak = 0
+        value = affinity_rules.decay(to_domain(row), now=now).affinity
+        _store(row, dataclasses.replace(value, ghost_streak=0))
         row.save()
         return True
 

@@ -35,7 +35,7 @@ from companions.domain.types import (
     PersonaTraits,
     UserMessage,
 )
-from companions.models import ChatMessage, ChatSession, CompanionAffinity
+from companions.models import ChatMessage, ChatSession
 from companions.scopes import MemoryScope
 from companions.services import affinity as affinity_service
 from eros.errors import AppError, NotFound, Upstream
@@ -477,24 +477,11 @@ def _persist_reply(
             context=context,
         )
         ChatSession.objects.filter(id=session.id).update(last_active_at=now)
-        _reset_streak(session, now)
+        affinity_service.affinity_reset_streak(session=session, now=now)
         # robust: the reply is committed; a broker hiccup must not turn it into an error.
         transaction.on_commit(lambda: _enqueue_post_process(user_message.id), robust=True)
     user_message.turn_status = ChatMessage.TURN_REPLIED
     return assistant
-
-
-def _reset_streak(session: ChatSession, now: datetime) -> None:
-    """Reset the ghost streak inside the caller's transaction (writes only when non-zero)."""
-    row = (
-        CompanionAffinity.objects.select_for_update()
-        .filter(session_id=session.id, ghost_streak__gt=0)
-        .first()
-    )
-    if row is not None:
-        affinity_service._persist_decay(row, now=now)
-        row.ghost_streak = 0
-        row.save()
 
 
 def _persist_ghost(session, user_message, plan: ActionPlan, context: dict[str, Any], now) -> None:

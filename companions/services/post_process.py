@@ -216,14 +216,18 @@ def affinity_update_turn(
     with transaction.atomic():
         # Two deliveries of the same task may both have passed the first check; the row lock
         # serialises them and the second finds the first one's event.
-        affinity_service.affinity_lock(session=turn.session)
+        row = affinity_service.affinity_lock(session=turn.session)
         already = _event_for(turn)
         if already is not None:
             return already
-        _, event = affinity_service.affinity_apply_deltas(
-            session=turn.session, deltas=deltas, event_type="message", context=context, now=now
+        return affinity_service.affinity_advance(
+            row=row,
+            session=turn.session,
+            deltas=deltas,
+            event_type="message",
+            context=context,
+            now=now,
         )
-    return event
 
 
 # --- memory and insight parts: the turn is loaded here and handed over as plain values ------
