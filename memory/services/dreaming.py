@@ -24,6 +24,7 @@ work on the same session. No transaction is held across the model or embedding c
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -223,8 +224,10 @@ def dreaming_backoff_secs(attempts: int) -> int:
 
 
 def _prompt(messages: list[dict]) -> str:
+    # Each text is quoted as a JSON string, so one message is one line whatever it contains.
     transcript = "\n".join(
-        f"[{m['id']}] {'User' if m['role'] == 'user' else 'Companion'}: {m['content']}"
+        f"[{m['id']}] {'User' if m['role'] == 'user' else 'Companion'}: "
+        f"{json.dumps(m['content'], ensure_ascii=False)}"
         for m in messages
     )
     return (
@@ -269,9 +272,6 @@ def dreaming_sweep_one(
         done = _finish(session_id, claimed_at=now, classified_at=classified_at or now)
         return DreamingOutcome(session_id, "empty" if done else "lost_claim")
     newest = messages[-1]["sent_at"]
-    payload_messages = [
-        {"id": str(m["id"]), "role": m["role"], "content": m["content"]} for m in messages
-    ]
     resolved = get_model_config().resolve(TASK_MEMORY)
     try:
         answer = (chat_model or get_chat_model()).complete(
@@ -282,10 +282,9 @@ def dreaming_sweep_one(
                 messages=(LlmMessage("user", _prompt(messages)),),
                 temperature=resolved.temperature,
                 max_tokens=resolved.max_tokens,
-                payload={"messages": payload_messages},
             )
         )
-        candidates = parse_candidates(answer.text, allowed_ids={p["id"] for p in payload_messages})
+        candidates = parse_candidates(answer.text, allowed_ids={str(m["id"]) for m in messages})
         vectors = (
             (embedder or get_embedder()).embed_documents([c.content for c in candidates])
             if candidates
