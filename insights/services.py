@@ -52,7 +52,7 @@ def insight_merge(*, user_id: uuid.UUID, facts: dict[str, Any]) -> CompanionInsi
     return row
 
 
-def _ask(chat_model: ChatModel, prompt: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+def _ask(chat_model: ChatModel, prompt: str) -> dict[str, Any] | None:
     resolved = get_model_config().resolve(TASK_INSIGHT)
     result = chat_model.complete(
         ChatRequest(
@@ -62,7 +62,6 @@ def _ask(chat_model: ChatModel, prompt: str, payload: dict[str, Any]) -> dict[st
             messages=(LlmMessage("user", prompt),),
             temperature=resolved.temperature,
             max_tokens=resolved.max_tokens,
-            payload=payload,
         )
     )
     return parse_json_object(result.text)
@@ -103,14 +102,14 @@ def insight_extract(
     Raises ``ProviderError`` when the model call fails (the task retries).
     """
     chat_model = chat_model or get_chat_model()
+    # The exchange's texts are quoted as JSON strings: each is one line, read back exactly.
     facts_prompt = (
         "List new facts about the USER (not the companion) from this exchange.\n"
-        f"User: {user_message}\nCompanion: {reply}\n"
+        f"User: {json.dumps(user_message, ensure_ascii=False)}\n"
+        f"Companion: {json.dumps(reply, ensure_ascii=False)}\n"
         'Answer with JSON only: {"facts": ["..."]}; an empty list when there is nothing new.'
     )
-    data = _ask(
-        chat_model, facts_prompt, {"step": "facts", "user_message": user_message, "reply": reply}
-    )
+    data = _ask(chat_model, facts_prompt)
     facts = _facts_of(data)
     if not facts:
         return {}
@@ -125,9 +124,7 @@ def insight_extract(
         f"Fields:\n{schema}\n"
         "Answer with one JSON object holding only the fields to set."
     )
-    structured = _ask(
-        chat_model, structure_prompt, {"step": "structure", "facts": facts, "existing": existing}
-    )
+    structured = _ask(chat_model, structure_prompt)
     return sanitize(structured or {})
 
 

@@ -39,18 +39,25 @@ from companions.models import ChatMessage, ChatSession
 from companions.scopes import MemoryScope
 from companions.services import affinity as affinity_service
 from eros.errors import AppError, NotFound, Upstream
-from eros.llm.base import TASK_CHAT, ChatModel, ChatRequest, Embedder, ProviderError
+from eros.llm.base import (
+    TASK_CHAT,
+    ChatModel,
+    ChatRequest,
+    Embedder,
+    PersonaCard,
+    ProviderError,
+    RecalledMemory,
+    TurnContext,
+)
 from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.providers import get_chat_model, get_embedder, get_model_config
 from insights.models import CompanionInsights
 from insights.schema import training_level
+from memory.models import LAYER_PROFILE, LAYER_RELATIONSHIP
 from memory.selectors import Recall, memory_recall
 from personas.selectors import persona_load_companion
 
 logger = logging.getLogger(__name__)
-
-#: Cosine similarity a recalled memory needs before the offline composer may bring it up.
-MENTION_SIMILARITY_FLOOR = 0.2
 
 
 @dataclass(frozen=True)
@@ -379,16 +386,14 @@ def turn_prepare(
     resolved = get_model_config().resolve(
         TASK_CHAT, override if isinstance(override, str) else None
     )
-    # The offline composer weaves in the first of these; hand it only memories that bear on
-    # the message (real models read every recalled memory in the prompt and judge for
-    # themselves), most similar first, the user's own words before exchanges.
-    profile_hits = [h for _, hits in recall.profile_groups for h in hits]
-    recalled = [
-        h.content
-        for h in sorted(profile_hits, key=lambda h: -h.similarity)
-        + sorted(recall.relationship, key=lambda h: -h.similarity)
-        if h.similarity >= MENTION_SIMILARITY_FLOOR
-    ]
+    recalled = tuple(
+        RecalledMemory(h.content, LAYER_PROFILE, h.similarity, h.category)
+        for _, hits in recall.profile_groups
+        for h in hits
+    ) + tuple(
+        RecalledMemory(h.content, LAYER_RELATIONSHIP, h.similarity, h.category)
+        for h in recall.relationship
+    )
     request = ChatRequest(
         task=TASK_CHAT,
         model=resolved.model,
@@ -396,18 +401,17 @@ def turn_prepare(
         messages=messages,
         temperature=resolved.temperature,
         max_tokens=resolved.max_tokens,
-        payload={
-            "persona": {"name": genome.name, **(genome.art_metadata or {})},
-            "style": plan.reply_style.value,
-            "label": affinity.relationship_label.value
+        context=TurnContext(
+            user_message=user_message.content,
+            persona=PersonaCard.from_metadata(genome.name, genome.art_metadata or {}),
+            reply_style=plan.reply_style.value,
+            relationship_label=affinity.relationship_label.value
             if affinity.relationship_label
             else "stranger",
-            "affinity": vector,
-            "recalled": recalled,
-            "insights": insights,
-            "user_message": user_message.content,
-            "turn": signals.message_count,
-        },
+            affinity=vector,
+            recalled=recalled,
+            message_count=signals.message_count,
+        ),
     )
     recall_ids = {
         "profile": [str(h.id) for _, hits in recall.profile_groups for h in hits],

@@ -14,6 +14,7 @@ once per user message.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import uuid
@@ -128,12 +129,14 @@ def _evaluate(
     """
     resolved = get_model_config().resolve(TASK_AFFINITY)
     reply = turn.assistant_message.content if turn.assistant_message else ""
+    # The exchange's texts are quoted as JSON strings: each is one line, read back exactly.
     prompt = (
         "You judge how one exchange changed a companion's feelings toward the user.\n"
         "Current values: "
         + ", ".join(f"{k}={v:.2f}" for k, v in vector.items() if k != "patience")
         + "\nwarmth ranges -1..1, the others 0..1. Patience is not yours to judge.\n"
-        f"User: {turn.user_message.content}\nCompanion: {reply}\n"
+        f"User: {json.dumps(turn.user_message.content, ensure_ascii=False)}\n"
+        f"Companion: {json.dumps(reply, ensure_ascii=False)}\n"
         'Answer with JSON only: {"warmth": 0.0, "trust": 0.0, "intrigue": 0.0, '
         '"intimacy": 0.0, "tension": 0.0, "reason": "one short sentence"} where each '
         "number is this turn's change, between -0.15 and 0.15."
@@ -145,7 +148,6 @@ def _evaluate(
         messages=(LlmMessage("user", prompt),),
         temperature=resolved.temperature,
         max_tokens=resolved.max_tokens,
-        payload={"user_message": turn.user_message.content, "reply": reply, "affinity": vector},
     )
     result = chat_model.complete(request)
     data = parse_json_object(result.text)

@@ -26,14 +26,108 @@ class ChatMessage:
     content: str
 
 
+#: Memory layers (DESIGN §7): facts about the user, and what one persona shares with them.
+LAYER_PROFILE = "profile"
+LAYER_RELATIONSHIP = "relationship"
+
+
+@dataclass(frozen=True)
+class PersonaCard:
+    """The persona as the chat prompt's card shows it (DESIGN §5).
+
+    ``name`` is the genome's name; ``age`` in years, or None when unknown; ``backstory`` and
+    ``speech_style`` are free text (``""`` when unset); ``quirks`` and ``topics`` are short
+    phrases in the persona file's order.
+    """
+
+    name: str
+    age: int | None = None
+    backstory: str = ""
+    speech_style: str = ""
+    quirks: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+
+    @classmethod
+    def from_metadata(cls, name: str, metadata: Mapping[str, Any]) -> PersonaCard:
+        """The card of persona ``name`` from its genome's ``art_metadata`` (persona file).
+
+        Keeps what has the right type, as the prompt does: ``age`` when a whole number (not a
+        bool), ``backstory`` and ``speech_style`` when non-blank strings, the non-blank string
+        items of ``quirks`` and ``topics`` when they are lists. Other keys are not part of the
+        card; a wrong type reads as unset, never as an error.
+        """
+
+        def text(key: str) -> str:
+            value = metadata.get(key)
+            return value if isinstance(value, str) and value.strip() else ""
+
+        def phrases(key: str) -> tuple[str, ...]:
+            value = metadata.get(key)
+            if not isinstance(value, list):
+                return ()
+            return tuple(v for v in value if isinstance(v, str) and v.strip())
+
+        age = metadata.get("age")
+        return cls(
+            name=name,
+            age=age if isinstance(age, int) and not isinstance(age, bool) else None,
+            backstory=text("backstory"),
+            speech_style=text("speech_style"),
+            quirks=phrases("quirks"),
+            topics=phrases("topics"),
+        )
+
+
+@dataclass(frozen=True)
+class RecalledMemory:
+    """One memory recalled for the turn.
+
+    ``layer`` is :data:`LAYER_PROFILE` or :data:`LAYER_RELATIONSHIP`; ``similarity`` is the
+    cosine similarity in [-1, 1] between the user's message and the memory; ``category`` is
+    ``fact``, ``preference``, ``event``, ``emotion``, ``relation`` or None (untagged).
+    """
+
+    content: str
+    layer: str
+    similarity: float
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """One ``chat_companion`` turn as data: what the prompt says in prose, for reading.
+
+    ``user_message`` is the message being answered (also the last ``user`` message of the
+    request); ``persona`` the card; ``reply_style`` the plan's style (``warm``, ``neutral``,
+    ``cold``, ``tsundere``, ``excited``); ``relationship_label`` the current label
+    (``stranger``, ``friend``, ``romantic``, ``frenemy``, ``slow_burn``); ``affinity`` the six
+    axes after decay (warmth in [-1, 1], the others in [0, 1]); ``recalled`` every memory
+    recalled for the turn, in recall order (profile layer by category, then relationship
+    layer), each with its layer and similarity; ``message_count`` the user's messages in the
+    session so far, this one included (≥ 1 in a real turn).
+
+    The recalled memories are all here, relevant or not: choosing what to bring up is the
+    reader's business, as it is for a model reading the prompt.
+    """
+
+    user_message: str
+    persona: PersonaCard = PersonaCard(name="")
+    reply_style: str = "neutral"
+    relationship_label: str = "stranger"
+    affinity: Mapping[str, float] = field(default_factory=dict)
+    recalled: tuple[RecalledMemory, ...] = ()
+    message_count: int = 0
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     """Everything a provider needs for one completion.
 
-    ``messages`` is what an HTTP provider sends. ``payload`` carries the same task inputs as
-    structured data for the offline provider, which composes its answer from facts rather than
-    from prompt prose; HTTP providers ignore it. Payload keys per task are documented in
-    ``eros.llm.offline``.
+    ``messages`` is what an HTTP provider sends, and holds every input of every task.
+    ``context`` describes a ``chat_companion`` turn as typed data (:class:`TurnContext`) for a
+    model that composes from facts rather than prose, such as the ``offline`` provider; HTTP
+    providers ignore it. It is None for the other tasks, whose prompts carry their inputs in
+    a form a program can read back (see ``eros.llm.offline``).
     """
 
     task: str
@@ -42,7 +136,7 @@ class ChatRequest:
     temperature: float = 0.5
     max_tokens: int = 200
     fallback_model: str | None = None
-    payload: Mapping[str, Any] = field(default_factory=dict)
+    context: TurnContext | None = None
 
 
 @dataclass(frozen=True)

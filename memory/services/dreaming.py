@@ -19,6 +19,7 @@ No transaction is opened here: the caller writes the drafts in its own transacti
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,8 +75,10 @@ def parse_candidates(text: str, *, allowed_ids: set[str]) -> list[Candidate] | N
 
 
 def _prompt(messages: list[dict]) -> str:
+    # Each text is quoted as a JSON string, so one message is one line whatever it contains.
     transcript = "\n".join(
-        f"[{m['id']}] {'User' if m['role'] == 'user' else 'Companion'}: {m['content']}"
+        f"[{m['id']}] {'User' if m['role'] == 'user' else 'Companion'}: "
+        f"{json.dumps(m['content'], ensure_ascii=False)}"
         for m in messages
     )
     return (
@@ -126,20 +129,19 @@ def dreaming_distil(
     ``occurred_at`` (the newest message). Raises ``ProviderError`` when the model or the
     embedder fails; nothing is written either way.
     """
-    payload_messages = [{"id": str(m.id), "role": m.role, "content": m.content} for m in lines]
+    transcript = [{"id": str(m.id), "role": m.role, "content": m.content} for m in lines]
     resolved = get_model_config().resolve(TASK_MEMORY)
     answer = (chat_model or get_chat_model()).complete(
         ChatRequest(
             task=TASK_MEMORY,
             model=resolved.model,
             fallback_model=resolved.fallback_model,
-            messages=(LlmMessage("user", _prompt(payload_messages)),),
+            messages=(LlmMessage("user", _prompt(transcript)),),
             temperature=resolved.temperature,
             max_tokens=resolved.max_tokens,
-            payload={"messages": payload_messages},
         )
     )
-    candidates = parse_candidates(answer.text, allowed_ids={p["id"] for p in payload_messages})
+    candidates = parse_candidates(answer.text, allowed_ids={m["id"] for m in transcript})
     if not candidates:
         return Distillation(candidates, [])
     vectors = (embedder or get_embedder()).embed_documents([c.content for c in candidates])

@@ -18,6 +18,7 @@ from eros.llm.httpclient import RetryPolicy
 from insights.models import CompanionInsights
 from memory.models import CompanionMemory
 from tests.llm.wire import Sleeps, Wire, status
+from tests.prompts import insight_step
 
 MAX_REPLY_PATH_QUERIES = 15
 
@@ -84,7 +85,7 @@ def garbage_model() -> FakeChatModel:
 
     def answer(request: ChatRequest) -> str:
         value = answers[request.task]
-        return value[request.payload["step"]] if isinstance(value, dict) else value
+        return value[insight_step(request)] if isinstance(value, dict) else value
 
     return FakeChatModel(answer)
 

@@ -19,8 +19,10 @@ from companions.services.chat_pipeline import turn_begin, turn_run
 from companions.services.post_process import affinity_update_turn
 from eros.llm.base import TASK_AFFINITY, TASK_CHAT, TASK_INSIGHT, ChatRequest, ProviderError
 from eros.llm.fakes import FakeChatModel, FakeEmbedder
+from eros.llm.offline.inputs import user_message_of
 from insights.models import CompanionInsights
 from memory.models import CompanionMemory
+from tests.prompts import insight_step
 
 EVALUATOR_MODEL = "anthropic/claude-haiku-4.5"  # fixtures/model_config.toml
 
@@ -92,7 +94,7 @@ def test_evaluator_deltas_are_clamped_applied_under_ema_and_explained(alice_sess
 
     (request,) = model.requests
     assert request.task == TASK_AFFINITY and request.model == EVALUATOR_MODEL
-    assert request.payload["user_message"] == user_message.content
+    assert user_message_of(request) == user_message.content
     assert event.event_type == "message"
     assert event.context["source"] == "llm"
     assert event.context["reason"] == "She felt seen."
@@ -203,7 +205,7 @@ def by_task(**answers):
     def answer(request: ChatRequest) -> str:
         value = answers[request.task]
         if isinstance(value, dict):
-            value = value[request.payload.get("step")]
+            value = value[insight_step(request)]
         if isinstance(value, Exception):
             raise value
         return value

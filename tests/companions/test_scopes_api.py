@@ -14,6 +14,7 @@ from insights.models import CompanionInsights
 from insights.services import insight_merge
 from memory.models import CompanionMemory
 from tests.api import assert_error, db_snapshot
+from tests.prompts import insight_step
 
 EVALUATION = {"warmth": 0.1, "trust": 0.05, "intrigue": 0.0, "intimacy": 0.02, "tension": 0.01}
 
@@ -25,7 +26,7 @@ def _scripted(request) -> str:
     if request.task == TASK_AFFINITY:
         return json.dumps({**EVALUATION, "reason": "kind words"})
     if request.task == TASK_INSIGHT:
-        if request.payload.get("step") == "facts":
+        if insight_step(request) == "facts":
             return json.dumps({"facts": ["lives in Lisbon", "values loyalty"]})
         return json.dumps({"city": "Lisbon", "love_values": "loyalty", "interests": ["sailing"]})
     return "{}"

@@ -67,7 +67,7 @@ def test_the_tree_keeps_every_contract(tree):
         ("eros.api", "from memory.models import CompanionMemory", "Apps depend one way"),
         # model clients know no app and no database
         ("eros.llm.chat", "from django.db import connection", "Model clients"),
-        ("eros.llm.offline", "from insights.schema import FIELDS", "Model clients"),
+        ("eros.llm.offline.composer", "from insights.schema import FIELDS", "Model clients"),
         # services raise plain application errors, never HTTP ones
         ("companions.services.gifts", "from eros.api import error_body", "know no HTTP"),
         ("memory.selectors", "from rest_framework import exceptions", "know no HTTP"),

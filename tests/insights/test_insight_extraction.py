@@ -9,15 +9,17 @@ import pytest
 
 from eros.llm.base import TASK_INSIGHT, ChatRequest
 from eros.llm.fakes import FakeChatModel
+from eros.llm.offline.inputs import ProfileUpdate, profile_update_of
 from insights.models import CompanionInsights
 from insights.schema import MAX_LIST_ITEMS, sanitize, training_level
 from insights.services import insight_extract, insight_merge
+from tests.prompts import insight_step
 
 
 def model(facts: str, structure: str = "{}") -> FakeChatModel:
     def answer(request: ChatRequest) -> str:
         assert request.task == TASK_INSIGHT
-        return facts if request.payload["step"] == "facts" else structure
+        return facts if insight_step(request) == "facts" else structure
 
     return FakeChatModel(answer)
 
@@ -122,11 +124,10 @@ def test_the_structure_prompt_lists_the_facts_the_profile_and_the_field_shapes(a
     assert '"city": "Lisboa"' in prompt
     assert "- interests: an array of short strings" in prompt
     assert "user's own language" in prompt
-    assert chat_model.requests[1].payload == {
-        "step": "structure",
-        "facts": ["lives in Porto", "likes surfing"],
-        "existing": {"city": "Lisboa"},
-    }
+    assert profile_update_of(chat_model.requests[1]) == ProfileUpdate(
+        facts=("lives in Porto", "likes surfing"),
+        profile={"city": "Lisboa"},
+    )
 
 
 @pytest.mark.django_db

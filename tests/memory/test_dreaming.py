@@ -24,6 +24,7 @@ from companions.services.dreaming import (
 from eros.llm.base import TASK_MEMORY
 from eros.llm.fakes import FakeChatModel, FakeEmbedder, RecordingChatModel
 from eros.llm.offline import OfflineChatModel
+from eros.llm.offline.inputs import transcript_of
 from memory.models import CompanionMemory
 
 HOBBIES = ["sea kayaking", "rock climbing", "baking bread", "chess"]
@@ -83,8 +84,8 @@ def offline():
     return RecordingChatModel(OfflineChatModel())
 
 
-def payload_ids(request) -> list[str]:
-    return [m["id"] for m in request.payload["messages"]]
+def sent_ids(request) -> list[str]:
+    return [m.id for m in transcript_of(request)]
 
 
 @pytest.mark.django_db
@@ -149,7 +150,7 @@ def test_new_messages_after_distillation_are_distilled_again_and_alone(
     )
     outcome = dreaming_sweep_one(now=now + timedelta(hours=1), chat_model=offline)
     assert outcome.status == "distilled" and outcome.messages == 3
-    assert payload_ids(offline.requests[1]) == [str(m.id) for m in later]
+    assert sent_ids(offline.requests[1]) == [str(m.id) for m in later]
     newer = CompanionMemory.objects.filter(source_message_ids__overlap=[m.id for m in later])
     assert sorted(newer.values_list("content", flat=True)) == [
         "Loves rock climbing",
@@ -350,7 +351,7 @@ def test_four_sweepers_classify_two_hundred_sessions_exactly_once(now, idle_at):
     assert {o.status for o in outcomes} == {"distilled"}
 
     # Each session's messages went to the model exactly once.
-    batches = sorted(tuple(payload_ids(r)) for r in model.requests)
+    batches = sorted(tuple(sent_ids(r)) for r in model.requests)
     expected = sorted(
         tuple(str(i) for i in s.messages.order_by("sent_at").values_list("id", flat=True))
         for s in sessions.values()

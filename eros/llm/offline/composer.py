@@ -1,0 +1,317 @@
+"""The ``chat_companion`` reply of the offline model, composed from the turn's facts.
+
+It reads the :class:`~eros.llm.base.TurnContext` (persona card, reply style, relationship
+label, affinity, recalled memories, the user's message), never the prompt prose. It never
+pretends to understand: a reply is a template reaction to the shape of the message, at most
+one recalled memory, and perhaps a question about one of the persona's topics. Choosing the
+memory is this module's business (:func:`memories_to_mention`): the pipeline hands over
+everything it recalled, as it does to a real model in the prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from eros.llm.base import LAYER_PROFILE, RecalledMemory, TurnContext
+from eros.llm.cleaning import clean_response, rust_trim
+from eros.llm.offline.evaluation import sentiment
+from eros.llm.offline.extraction import FEELING_WORD, extract
+from eros.llm.offline.templates import (
+    AFFECTION,
+    CLOSE_LINE,
+    DO_YOU_LIKE,
+    DOING,
+    ECHO,
+    FEELING_BAD,
+    FEELING_GOOD,
+    GREETINGS,
+    HOSTILE,
+    HOW_ARE_YOU,
+    MEMORY,
+    MEMORY_QUOTED,
+    NOTHING_TO_ECHO,
+    OPENERS,
+    OTHER_QUESTION,
+    REACTIONS,
+    STYLES,
+    TOPIC_QUESTION,
+)
+from eros.llm.offline.text import (
+    CONJUNCTIONS,
+    PHRASE,
+    SECOND_PERSON,
+    STOPWORDS,
+    WORD,
+    bare,
+    base_verb,
+    capitalise,
+    clip,
+    is_past,
+    normalise,
+    rx,
+    swap_person,
+    with_article,
+)
+
+#: Cosine similarity a recalled memory needs before the composer brings it up. Below it a
+#: memory shares a word or two with the message but not its meaning, and a callback to it
+#: reads as a non sequitur (a model reading the prompt makes the same judgement itself).
+MENTION_SIMILARITY_FLOOR = 0.2
+
+
+def memories_to_mention(recalled: Sequence[RecalledMemory]) -> list[str]:
+    """The contents of the recalled memories that bear on the message, best first.
+
+    Keeps memories with ``similarity >= MENTION_SIMILARITY_FLOOR`` and non-blank content;
+    orders the user's own words (profile layer) before shared moments (relationship layer),
+    most similar first within each, recall order on ties. The composer weaves in the first.
+    """
+    relevant = [
+        m for m in recalled if m.similarity >= MENTION_SIMILARITY_FLOOR and m.content.strip()
+    ]
+    relevant.sort(key=lambda m: (m.layer != LAYER_PROFILE, -m.similarity))
+    return [m.content for m in relevant]
+
+
+# Feelings that get sympathy rather than cheer ("sorry you're feeling tired").
+_NEGATIVE_FEELINGS = frozenset(
+    "stressed out|burned out|burnt out|tired|exhausted|sad|anxious|stressed|lonely|nervous|"
+    "worried|angry|upset|bored|depressed|overwhelmed|frustrated|scared|afraid|homesick|"
+    "heartbroken|sick|miserable|annoyed|jealous|confused|hurt".split("|")
+)
+
+# The shapes of message that get a reaction of their own, before anything is echoed.
+_AFFECTION_RE = rx(
+    r"\bI (?:really |do |kinda )?(?:love|like|miss|adore) (?:you|u)\b"
+    r"|\byou(?:'re| are) (?:so |really )?(?:sweet|cute|kind|lovely|amazing|the best)\b"
+)
+_GREETING_WORDS = frozenset("hi hello hey hiya heya yo howdy morning evening hola".split())
+_HOW_ARE_YOU_RE = rx(
+    r"\bhow (?:are|r) (?:you|u)\b|\bhow's it going\b|\bhow are things\b|\bhow have you been\b"
+)
+_DOING_RE = rx(r"\bwhat (?:are|r) (?:you|u) (?:doing|up to)\b|\bwhat's up\b")
+_NAME_RE = rx(r"\bwhat(?:'s| is) your name\b|\bwho are you\b")
+_AGE_RE = rx(r"\bhow old are you\b")
+_DO_YOU_LIKE_RE = rx(rf"\bdo you (?:like|love|enjoy) (?P<x>{PHRASE})")
+_QUESTION_START = rx(
+    r"^(?:what|why|how|where|when|who|which|do|does|did|are|is|can|could|will|would|have)\b"
+)
+
+
+def compose_reply(turn: TurnContext) -> str:
+    """A short in-character reply to ``turn.user_message``: one to three English sentences.
+
+    A reaction to the shape of the message (a direct answer, a greeting, sympathy, an echo of
+    what the user shared), then the best memory from :func:`memories_to_mention` rephrased
+    for the user, then a question about one of the persona's topics or a closeness line,
+    unless the mood is tense. Wording follows ``turn.reply_style`` (unknown styles read as
+    ``neutral``). Deterministic: the same turn always gets the same reply; the choices
+    between alternatives vary with the persona's name, the message and ``message_count``.
+    Passed through ``clean_response``.
+    """
+    persona = turn.persona
+    name = persona.name
+    topics = [t for t in persona.topics if t.strip()]
+    style = turn.reply_style.lower()
+    style = style if style in STYLES else "neutral"
+    label = turn.relationship_label.lower()
+    affinity = turn.affinity
+    recalled = memories_to_mention(turn.recalled)
+    count = turn.message_count
+    seed = _seed(name, turn.user_message, str(count))
+
+    def pick(options: Sequence[str], salt: str) -> str:
+        return options[_hash_int(seed, salt) % len(options)]
+
+    message = rust_trim(normalise(turn.user_message))
+    topic = pick(topics, "topic") if topics else "books"
+    asked = message.endswith("?") or bool(_QUESTION_START.match(message))
+    reaction, opener_fits = _reaction(
+        message, style, pick, name=name, age=persona.age, topic=topic, turn=count
+    )
+    opener = pick(OPENERS[style], "opener") if opener_fits else ""
+    parts = [_join_opener(opener, reaction)]
+
+    if recalled:
+        memory, is_clause = _memory_as_you(recalled[0])
+        if memory:
+            if is_clause:
+                parts.append(pick(MEMORY[style], "memory").format(m=memory))
+            else:
+                parts.append(MEMORY_QUOTED.format(m=memory))
+
+    tense = affinity.get("tension", 0.0) >= 0.5 or label == "frenemy"
+    close = label in {"friend", "romantic"} or (
+        affinity.get("warmth", 0.0) >= 0.6 and affinity.get("trust", 0.0) >= 0.5
+    )
+    wants_question = topics and not asked and not tense
+    wants_question = wants_question and (not recalled or _hash_int(seed, "ask") % 2 == 0)
+    if wants_question and _sentences(parts) < 3:
+        parts.append(pick(TOPIC_QUESTION[style], "question").format(topic=topic))
+    elif close and not tense and _sentences(parts) < 3:
+        parts.append(CLOSE_LINE[style])
+    return clean_response(" ".join(parts))
+
+
+def _reaction(message: str, style: str, pick: Any, **card: Any) -> tuple[str, bool]:
+    """The first sentence(s): an answer to the shape of the message.
+
+    Returns (text, opener_fits). Direct answers and greetings take no opener; the other
+    reactions start lowercase (or with a word from the message) so an opener can precede them.
+    """
+    name, age, topic, turn = card["name"], card["age"], card["topic"], card["turn"]
+    if _HOW_ARE_YOU_RE.search(message):
+        return pick(HOW_ARE_YOU[style], "how"), False
+    if _NAME_RE.search(message):
+        return (f"I'm {name}." if name else "I'd rather you give me a name."), False
+    if _AGE_RE.search(message):
+        return (f"I'm {age}." if age is not None else "I'm old enough to know better."), False
+    if _DOING_RE.search(message):
+        return pick(DOING[style], "doing").format(topic=topic), False
+    like = _DO_YOU_LIKE_RE.search(message)
+    if like:
+        thing = clip(like.group("x"), CONJUNCTIONS, 4)
+        if thing:
+            thing = swap_person(thing, SECOND_PERSON)
+            return pick(DO_YOU_LIKE[style], "like").format(x=thing), True
+    words = WORD.findall(message)
+    if words and bare(words[0]) in _GREETING_WORDS and len(words) <= 4 and "?" not in message:
+        greeting = pick(GREETINGS[style], "greet")
+        if turn <= 1 and name:
+            greeting += f" I'm {name}."
+        return greeting, False
+    if message.endswith("?") or _QUESTION_START.match(message):
+        return pick(OTHER_QUESTION[style], "question-shape"), False
+    if sentiment(message)[1]:
+        return pick(HOSTILE[style], "hostile"), False
+    if _AFFECTION_RE.search(message):
+        return pick(AFFECTION[style], "affection"), False
+
+    matches = extract(message)
+    for m in matches:
+        if m.kind == "feeling":
+            feeling = FEELING_WORD.match(m.value)
+            word = feeling.group(0).lower() if feeling else m.value
+            table = FEELING_BAD if word in _NEGATIVE_FEELINGS else FEELING_GOOD
+            return pick(table[style], "feeling").format(f=word), False  # no "Ooh" for pain
+    for m in matches:
+        if m.kind in REACTIONS:
+            value = swap_person(m.value, SECOND_PERSON)
+            if m.kind == "job":
+                value = with_article(value)
+            elif m.kind == "relation":
+                value = m.extra
+            elif m.kind == "event":
+                value = _as_you_clause(value.split())
+            verb = m.extra if m.kind == "like" and m.extra not in ("into", "fan") else "like"
+            pet = f"your {m.extra}" if m.kind == "pet" else ""
+            template = pick(REACTIONS[m.kind][style], m.kind)
+            return template.format(x=value, verb=verb, pet=pet), True
+    key = _key_word(message)
+    if key:
+        return pick(ECHO[style], "echo").format(x=key), True
+    return pick(NOTHING_TO_ECHO[style], "nothing"), False
+
+
+def _as_you_clause(words: list[str]) -> str:
+    """A subject-less third-person predicate addressed to the user: "lives…" → "you live…"."""
+    first = words[0].lower()
+    verb = first if first == "just" or is_past(first) else base_verb(first)
+    rest = swap_person(" ".join(words[1:]), SECOND_PERSON)
+    return f"you {verb} {rest}".strip()
+
+
+def _join_opener(opener: str, reaction: str) -> str:
+    """Glue an opener ("Aw, ") to a reaction, fixing the case of the reaction's first letter."""
+    if not opener:
+        return capitalise(reaction)
+    if opener.rstrip().endswith((".", "!", "?")):
+        return opener + capitalise(reaction)
+    return opener + reaction
+
+
+def _key_word(message: str) -> str:
+    """The longest content word of the message (the later one on ties), or ``""``.
+
+    English tends to put the topic last ("a long day at work"), hence the later word.
+    """
+    best = ""
+    for word in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", message):
+        if len(word) >= 4 and word.lower() not in STOPWORDS and len(word) >= len(best):
+            best = word
+    return best
+
+
+def _memory_as_you(memory: str) -> tuple[str, bool]:
+    """Rephrase a stored memory for the user: ``"Lives in Lisbon"`` → ``"you live in Lisbon"``.
+
+    Returns (text, is_clause): a clause fits "You told me {m}"; anything else is quoted.
+    """
+    text = rust_trim(normalise(memory))
+    text = _first_sentence(text).rstrip(".!?")
+    text = re.sub(r"\s*\(([\w ]+)\)$", r" \1", text)  # "(yesterday)" → "yesterday"
+    words = text.split()[:25]
+    if not words:
+        return "", False
+    first = words[0].lower()
+    if first in {"i", "i'm", "i've", "i'd", "i'll", "my", "their", "they", "they're"}:
+        words = re.sub(r"\bI was\b", "you were", " ".join(words)).split()
+        words = swap_person(" ".join(words), SECOND_PERSON).split()
+        return _lower_first(" ".join(words)), True
+    if first == "user" or (first == "the" and len(words) > 1 and words[1].lower() == "user"):
+        words = words[1:] if first == "user" else words[2:]
+        if not words:
+            return "", False
+        first = words[0].lower()
+    if first == "just" or first in _LEAD_VERBS or is_past(first):
+        return _as_you_clause(words), True
+    return swap_person(" ".join(words), SECOND_PERSON), False
+
+
+# Verbs a subject-less memory may start with ("Lives in Lisbon"); a closed list, because a
+# plural noun ("Dogs are…") looks the same as a verb.
+_LEAD_VERBS = frozenset(
+    """
+    is has lives works likes loves enjoys adores hates dislikes feels misses wants needs
+    prefers plays studies owns keeps goes does doesn't isn't can't can will would speaks reads
+    writes watches cooks runs wishes thinks knows believes hopes dreams cares worries lost
+    """.split()
+)
+
+
+_ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr prof vs etc e.g i.e".split())
+_SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z\"“])")
+
+
+def _first_sentence(text: str) -> str:
+    """Text up to the first sentence end, not fooled by "Dr. Kim" or "St. Louis"."""
+    for end in _SENTENCE_END.finditer(text):
+        words = text[: end.start()].split()
+        if words and words[-1].lower() not in _ABBREVIATIONS:
+            return text[: end.start()]
+    return text
+
+
+def _lower_first(text: str) -> str:
+    first = text.split(" ", 1)[0]
+    if first in {"You", "Your", "You're", "You've", "You'd", "You'll"}:
+        return text[:1].lower() + text[1:]
+    return text
+
+
+def _sentences(parts: Sequence[str]) -> int:
+    return sum(len(re.findall(r"[.!?]+(?:\s|$)", part)) or 1 for part in parts)
+
+
+def _seed(*parts: str) -> bytes:
+    """A 16-byte key from ``parts``: every choice in one reply derives from it."""
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).digest()
+
+
+def _hash_int(seed: bytes, salt: str) -> int:
+    """A stable integer for one choice (``salt``) of the reply keyed by ``seed``."""
+    digest = hashlib.blake2b(salt.encode("utf-8"), digest_size=8, key=seed).digest()
+    return int.from_bytes(digest, "little")

@@ -1,0 +1,560 @@
+"""What the user says about themself, read with transparent English patterns.
+
+One pass over a message (:func:`extract`) yields typed matches ("I live in X", "I work as a
+Y", "I love Z", "my sister…", "today I…"); the rest of the module renders them as insight
+facts, profile fields and dreaming memories. Only first-person English is understood: other
+languages yield nothing, which is honest for a model that cannot read them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eros.llm.cleaning import rust_trim
+from eros.llm.offline.text import (
+    CONJUNCTIONS,
+    MODALS,
+    PHRASE,
+    STOPWORDS,
+    THIRD_PERSON,
+    bare,
+    capitalise,
+    clip,
+    is_past,
+    normalise,
+    rx,
+    swap_person,
+    third_person_verb,
+    with_article,
+)
+
+#: At most this many memories come out of one dreaming pass (DESIGN §7).
+MAX_MEMORIES = 10
+
+# Where a place, job or workplace phrase ends ("I live in Lisbon with my cat" → "Lisbon").
+_PLACE_STOPS = CONJUNCTIONS | {"with", "for", "at", "near", "now", "currently", "right", "these"}
+_PLACE_STOPS |= {"last", "this", "next", "on", "since", "ago", "from"}
+_TIME_WORDS = frozenset("today tonight tomorrow yesterday".split())
+_PLACE_STOPS |= _TIME_WORDS
+_JOB_STOPS = CONJUNCTIONS | _TIME_WORDS | {"at", "in", "for", "with", "from", "on", "by", "now"}
+_WORKPLACE_STOPS = CONJUNCTIONS | _TIME_WORDS | {"as", "in", "now", "on", "with", "for"}
+_DETERMINERS = frozenset("a an the my our this that their his her some".split())
+# A list item starting with one of these begins a new clause ("I love tea and I hate…").
+_CLAUSE_STARTERS = frozenset(
+    "i i'm i've i'd i'll you you're he she we they it it's this that these those when how what "
+    "him her them me us".split()
+)
+_COPULAS = frozenset("is are was were am 's".split())
+_VAGUE_OBJECTS = frozenset("myself me it this that them you a living".split())
+
+_OCCUPATIONS = frozenset(
+    """
+    accountant actor actress analyst architect artist assistant baker barber barista bartender
+    biologist butcher carpenter cashier chef chemist cleaner clerk coach consultant cook
+    counselor counsellor dancer dentist designer developer doctor driver economist editor
+    electrician engineer farmer firefighter florist freelancer gardener guard hairdresser
+    illustrator instructor intern journalist judge lawyer lecturer librarian manager mechanic
+    medic midwife model musician nanny nurse officer painter paramedic pharmacist photographer
+    physicist pilot plumber poet police policeman policewoman producer professor programmer
+    psychologist receptionist researcher salesman saleswoman scientist secretary singer soldier
+    student surgeon tailor teacher technician therapist translator tutor vet veterinarian
+    waiter waitress welder writer novelist columnist stylist courier postman
+    mathematician volunteer
+    """.split()
+)
+_OCCUPATION_SUFFIXES = ("ician", "ologist", "grapher", "eer")
+
+_PETS = (
+    r"guinea pig|dog|cat|puppy|kitten|rabbit|bunny|hamster|parrot|bird|fish|turtle|tortoise|"
+    r"horse|snake|lizard|ferret|rat|mouse|budgie"
+)
+_RELATIONS = (
+    r"best friend|friends|friend|boyfriend|girlfriend|husband|wife|partner|fiancée|fiancee|"
+    r"fiancé|fiance|sister|brother|mom|mum|mother|dad|father|parents|son|daughter|kids|children|"
+    r"grandma|grandmother|grandpa|grandfather|aunt|uncle|cousin|roommate|flatmate|boss|coworker|"
+    r"co-worker|colleague|family|niece|nephew|ex"
+)
+_RHYTHMS = r"night owl|early bird|morning person|night person|early riser"
+_TRAITS = (
+    r"introverted|introvert|extroverted|extrovert|outgoing|shy|curious|creative|organised|"
+    r"organized|messy|lazy|ambitious|impatient|patient|optimistic|optimist|pessimistic|"
+    r"pessimist|stubborn|sensitive|competitive|adventurous|sarcastic|independent|talkative|"
+    r"quiet|nerdy|nerd|clumsy|spontaneous|introspective|perfectionist|easygoing|easy-going|"
+    r"laid-back|laid back"
+)
+_TRAIT_NOUNS = frozenset("introvert extrovert optimist pessimist nerd perfectionist".split())
+_TRAIT_CANONICAL = {
+    "introvert": "introverted",
+    "extrovert": "extroverted",
+    "optimist": "optimistic",
+    "pessimist": "pessimistic",
+    "nerd": "nerdy",
+    "laid back": "laid-back",
+}
+_FEELINGS = (
+    r"stressed out|burned out|burnt out|tired|exhausted|sad|happy|anxious|stressed|lonely|"
+    r"excited|nervous|worried|angry|upset|bored|depressed|overwhelmed|frustrated|scared|afraid|"
+    r"calm|grateful|hopeful|proud|homesick|heartbroken|sick|miserable|relieved|annoyed|"
+    r"jealous|confused|hurt"
+)
+
+_WHEN = (
+    r"today|yesterday|this morning|last night|tonight|this weekend|last weekend|last week|"
+    r"this afternoon|this evening"
+)
+
+_ADVERBS = frozenset("finally actually also just really".split())
+
+
+def _is_occupation(phrase: str) -> bool:
+    words = phrase.lower().split()
+    if not words:
+        return False
+    head = words[-1]
+    return head in _OCCUPATIONS or head.endswith(_OCCUPATION_SUFFIXES)
+
+
+def _verb_like(word: str) -> bool:
+    """Whether ``word`` can start a predicate after a subject ("lives", "is", "went")."""
+    low = word.lower()
+    if low in {"is", "was", "has", "had", "are", "were", "will", "can", "just", "always"}:
+        return True
+    if low in {"never", "still", "also", "really", "doesn't", "didn't", "isn't", "wasn't"}:
+        return True
+    if low in MODALS or is_past(low):
+        return True
+    return len(low) > 3 and low.endswith("s") and not low.endswith("ss")
+
+
+@dataclass(frozen=True)
+class Match:
+    """One thing the user said about themself: ``kind`` plus a short ``value``."""
+
+    kind: str  # place job workplace like dislike pet age rhythm trait feeling event relation
+    value: str
+    start: int
+    end: int
+    extra: str = ""  # verb, pet species, relation, tense or time word, depending on kind
+
+
+_PL = r"[^.!?;:\n]+"  # a list phrase: commas allowed
+_PLACE_RES = [
+    rx(rf"\bI (?:currently |still |now )?live in (?P<v>{PHRASE})"),
+    rx(rf"\bI(?:'m| am) (?:currently |now )?(?:living|based) in (?P<v>{PHRASE})"),
+    rx(rf"\bI(?:'m| am) (?:originally )?from (?P<v>{PHRASE})"),
+    rx(rf"\bI come from (?P<v>{PHRASE})"),
+    rx(rf"\bI(?:'ve| have)? (?:just |recently )?(?:moved|relocated) to (?P<v>{PHRASE})"),
+]
+_JOB_EXPLICIT_RE = rx(
+    rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? as (?P<art>an? )?(?P<v>{PHRASE})"
+)
+_JOB_IM_A_RE = rx(rf"\bI(?:'m| am) (?P<art>an? )(?P<v>{PHRASE})")
+_JOB_MY_JOB_RE = rx(rf"\bmy job is (?:being )?(?P<art>an? )?(?P<v>{PHRASE})")
+_WORKPLACE_RE = rx(rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? (?:at|for) (?P<v>{PHRASE})")
+_LIKE_RES = [
+    rx(
+        r"\bI(?: really| totally| absolutely| just| also| honestly| kinda| kind of)?"
+        rf" (?P<verb>love|like|enjoy|adore)\b (?P<v>{_PL})"
+    ),
+    rx(rf"\bI(?:'m| am) (?:really |totally |so |super |very )?(?P<verb>into) (?P<v>{_PL})"),
+    rx(rf"\bI(?:'m| am) (?:a )?(?:huge |big |massive )?(?P<verb>fan) of (?P<v>{_PL})"),
+]
+_DISLIKE_RE = rx(
+    r"\bI(?: really| just| honestly| absolutely)?"
+    r" (?P<verb>hate|dislike|can't stand|cannot stand|don't like|do not like|can't bear)\b"
+    rf" (?P<v>{_PL})"
+)
+_PET_RES = [
+    rx(
+        rf"\bmy (?P<extra>{_PETS})(?:'s name is|'s called| is called| is named| called| named)"
+        rf" (?P<v>{PHRASE})"
+    ),
+    rx(
+        rf"\bI (?:have|got|adopted|have got)(?: got)? an? (?:\w+ )?(?P<extra>{_PETS})"
+        rf" (?:called|named) (?P<v>{PHRASE})"
+    ),
+]
+_AGE_RES = [
+    rx(r"\bI(?:'m| am) (?P<v>\d{1,3}) ?(?:(?:years?|yrs?) old|yo|y/o)\b"),
+    rx(r"\bI(?: just)? turned (?P<v>\d{1,3})\b"),
+]
+_MODIFIERS = (
+    r"(?: (?:such|a|an|total|real|complete|bit|of|kind|sort|really|definitely|totally|more|"
+    r"big|huge|very|quite|pretty|kinda|little|super|so|rather|fairly|naturally))*"
+)
+_RHYTHM_RE = rx(rf"\bI(?:'m| am){_MODIFIERS} (?P<v>{_RHYTHMS})\b")
+_TRAIT_RE = rx(rf"\bI(?:'m| am){_MODIFIERS} (?P<v>{_TRAITS})\b")
+_FEELING_RE = rx(
+    r"\bI(?P<tense>'m|'ve been| am| have been| feel| felt| was)"
+    r"(?: (?:so|really|very|a|bit|little|kind|of|kinda|pretty|super|quite|just|totally|"
+    r"extremely|incredibly|feeling|still))*"
+    rf" (?P<v>{_FEELINGS})\b(?: (?P<conn>about|because|since|after|over) (?P<reason>{PHRASE}))?"
+)
+_EVENT_JUST_RE = rx(rf"\bI(?:'ve| have)? just (?P<v>{PHRASE})")
+_EVENT_WHEN_FIRST_RE = rx(
+    rf"\b(?P<when>{_WHEN}),? I(?P<aux>'m|'ve|'ll| am| have| will)? (?P<v>{PHRASE})"
+)
+_EVENT_WHEN_LAST_RE = rx(
+    # The clause is capped at 80 characters so a long message cannot make the lazy scan
+    # quadratic.
+    r"\bI (?P<v>(?:(?:finally|actually|also) )?[A-Za-z']+\b[^.,!?;:\n]{0,80}?)"
+    rf" (?P<when>{_WHEN})\b"
+)
+_RELATION_OBJECT_RE = rx(
+    rf"\bI (?P<verb>[A-Za-z']+) my (?P<extra>{_RELATIONS})\b(?P<v>[^.,!?;:\n]*)"
+)
+_RELATION_SUBJECT_RE = rx(rf"\bmy (?P<extra>{_RELATIONS})(?P<poss>'s)?\b(?P<v>{PHRASE})")
+FEELING_WORD = rx(rf"(?:{_FEELINGS})\b")
+_QUOTED_NAME = re.compile(r"^[\"'“”]+|[\"'“”]+$")
+
+
+def extract(text: str) -> list[Match]:
+    """Everything the patterns find in one user message, ordered by position."""
+    text = normalise(text)
+    found: list[Match] = []
+
+    def add(kind: str, value: str, m: re.Match[str], extra: str = "") -> None:
+        if value:
+            found.append(Match(kind, value, m.start(), m.end(), extra))
+
+    for pattern in _PLACE_RES:
+        for m in pattern.finditer(text):
+            add("place", clip(m.group("v"), _PLACE_STOPS, 4), m)
+
+    for m in _JOB_EXPLICIT_RE.finditer(text):
+        add("job", _job_value(m, require_occupation=False), m)
+    for m in _JOB_IM_A_RE.finditer(text):
+        add("job", _job_value(m, require_occupation=True), m)
+    for m in _JOB_MY_JOB_RE.finditer(text):
+        add("job", _job_value(m, require_occupation=not m.group("art")), m)
+    for m in _WORKPLACE_RE.finditer(text):
+        value = clip(m.group("v"), _WORKPLACE_STOPS, 4)
+        if value.lower() not in _VAGUE_OBJECTS:
+            add("workplace", value, m)
+
+    for pattern in _LIKE_RES:
+        for m in pattern.finditer(text):
+            for item in _list_items(m.group("v")):
+                add("like", item, m, m.group("verb").lower())
+    for m in _DISLIKE_RE.finditer(text):
+        for item in _list_items(m.group("v")):
+            add("dislike", item, m, m.group("verb").lower())
+
+    for pattern in _PET_RES:
+        for m in pattern.finditer(text):
+            name = _QUOTED_NAME.sub("", clip(m.group("v"), CONJUNCTIONS, 2))
+            name = " ".join(capitalise(w) for w in name.split())
+            add("pet", name, m, m.group("extra").lower())
+
+    for pattern in _AGE_RES:
+        for m in pattern.finditer(text):
+            if 1 <= int(m.group("v")) <= 120:
+                add("age", str(int(m.group("v"))), m)
+
+    for m in _RHYTHM_RE.finditer(text):
+        add("rhythm", m.group("v").lower(), m)
+    for m in _TRAIT_RE.finditer(text):
+        trait = m.group("v").lower()
+        before = text[: m.start("v")].split()[-1].lower()
+        if before in {"a", "an"} and trait not in _TRAIT_NOUNS:
+            continue  # "I'm a patient at…" is a noun, not the trait
+        add("trait", _TRAIT_CANONICAL.get(trait, trait), m)
+
+    for m in _FEELING_RE.finditer(text):
+        feeling = m.group("v").lower()
+        tense = m.group("tense").strip().lower()
+        value = feeling
+        if m.group("reason"):
+            reason = clip(m.group("reason"), CONJUNCTIONS, 6)
+            if reason:
+                value = f"{feeling} {m.group('conn').lower()} {reason}"
+        add("feeling", value, m, tense)
+
+    found.extend(_relations(text))
+    events = _events(text)
+    # Events are the weakest reading: "I just turned 30" is an age, "Today I feel sad" a
+    # feeling. Keep an event only where nothing more specific matched.
+    for event in events:
+        if not any(_overlaps(event, other) for other in found):
+            found.append(event)
+
+    found.sort(key=lambda m: (m.start, m.end))
+    return found
+
+
+def _overlaps(a: Match, b: Match) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _job_value(m: re.Match[str], *, require_occupation: bool) -> str:
+    value = clip(m.group("v"), _JOB_STOPS, 4)
+    if value.lower().startswith("the "):
+        value = value[4:]  # "I work as the head chef" → "head chef"
+    if not value or (require_occupation and not _is_occupation(value)):
+        return ""
+    if value.lower().split()[0] in _DETERMINERS or value.lower() in _VAGUE_OBJECTS:
+        return ""
+    return value
+
+
+def _list_items(phrase: str) -> list[str]:
+    """Up to three items of "hiking, jazz and old films"; stops where a new clause begins."""
+    items: list[str] = []
+    for raw in re.split(r",|\band\b|\bor\b|&", phrase, flags=re.IGNORECASE):
+        words = raw.split()
+        if not words:
+            continue
+        first = bare(words[0])
+        if first in _CLAUSE_STARTERS or any(bare(w) in _COPULAS for w in words):
+            break  # a new clause ("…, dogs are fine") ends the list
+        if first in {"my", "your", "our", "his"}:
+            continue  # "I love my sister" is a relation, not an interest
+        if any(bare(w) in {"you", "your", "yours"} for w in words):
+            continue  # "I love talking to you" is about the companion, not an interest
+        item = clip(raw, CONJUNCTIONS, 4)
+        if item and item.lower() not in _VAGUE_OBJECTS:
+            items.append(swap_person(item, THIRD_PERSON))
+        if len(items) == 3:
+            break
+    return items
+
+
+def _relations(text: str) -> list[Match]:
+    found: list[Match] = []
+    for m in _RELATION_OBJECT_RE.finditer(text):
+        verb = m.group("verb")
+        if verb.lower() in STOPWORDS:
+            continue
+        rest = clip(m.group("v"), CONJUNCTIONS, 6)
+        value = f"{third_person_verb(verb)} their {m.group('extra').lower()}"
+        if rest:
+            value += " " + swap_person(rest, THIRD_PERSON)
+        found.append(Match("relation", value, m.start(), m.end(), m.group("extra").lower()))
+    for m in _RELATION_SUBJECT_RE.finditer(text):
+        words = m.group("v").split()
+        # The relation must be the subject: optional name, then a verb ("my sister Ana lives…").
+        index = 1 if len(words) > 1 and words[0][:1].isupper() else 0
+        possessive = bool(m.group("poss"))  # "my sister's wedding is…" needs no verb check
+        if not possessive and (index >= len(words) or not _verb_like(words[index])):
+            continue
+        match = Match("relation", "", m.start(), m.end())
+        if any(_overlaps(match, other) for other in found):
+            continue
+        stops = CONJUNCTIONS - {"and"}
+        rest = clip(m.group("v"), stops, 10)
+        relation = m.group("extra").lower() + (m.group("poss") or "")
+        value = f"their {relation} {swap_person(rest, THIRD_PERSON)}"
+        found.append(Match("relation", value, m.start(), m.end(), m.group("extra").lower()))
+    return found
+
+
+def _events(text: str) -> list[Match]:
+    found: list[Match] = []
+    for m in _EVENT_JUST_RE.finditer(text):
+        clause = clip(m.group("v"), CONJUNCTIONS, 8)
+        if clause and is_past(clause.split()[0]):
+            value = "just " + swap_person(clause, THIRD_PERSON)
+            found.append(Match("event", value, m.start(), m.end()))
+    for m in _EVENT_WHEN_FIRST_RE.finditer(text):
+        clause = clip(m.group("v"), CONJUNCTIONS, 8)
+        if not clause:
+            continue
+        aux = (m.group("aux") or "").strip().lower()
+        words = clause.split()
+        if aux in {"'m", "am"}:
+            predicate = "is " + clause
+        elif aux in {"'ve", "have"}:
+            predicate = "has " + clause
+        elif aux in {"'ll", "will"}:
+            predicate = "will " + clause
+        else:
+            at = 1 if len(words) > 1 and words[0].lower() in _ADVERBS else 0
+            predicate = " ".join([*words[:at], third_person_verb(words[at]), *words[at + 1 :]])
+        value = swap_person(predicate, THIRD_PERSON)
+        found.append(Match("event", value, m.start(), m.end(), m.group("when").lower()))
+    for m in _EVENT_WHEN_LAST_RE.finditer(text):
+        clause = m.group("v")
+        words = clause.split()
+        verb_index = 1 if words[0].lower() in _ADVERBS else 0
+        if verb_index >= len(words) or not is_past(words[verb_index]) or len(words) > 10:
+            continue
+        if any(bare(w) in CONJUNCTIONS for w in words):
+            continue
+        match = Match("event", "", m.start(), m.end())
+        if any(_overlaps(match, other) for other in found):
+            continue
+        value = swap_person(clause, THIRD_PERSON)
+        found.append(Match("event", value, m.start(), m.end(), m.group("when").lower()))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering matches as facts (insight step 1), profile fields (step 2) and memories (dreaming)
+# --------------------------------------------------------------------------------------------
+
+
+def insight_facts(user_message: str) -> list[str]:
+    """Lowercase third-person facts the user states about themself (insight step 1).
+
+    In order of appearance, de-duplicated: ``"lives in Lisbon"``, ``"works as a nurse"``,
+    ``"works at the hospital"``, ``"likes hiking"``, ``"dislikes mornings"``, ``"has a dog
+    called Biscuit"``, ``"is 29 years old"``, ``"is a night owl"``, ``"is shy"``. Feelings,
+    events and relations are moments, not profile facts, and are left out.
+    """
+    facts = [_fact_text(m) for m in extract(user_message)]
+    return list(dict.fromkeys(f for f in facts if f))
+
+
+def memories(user_messages: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Long-term memories from the user's messages, given as ``(message_id, text)`` in order.
+
+    Returns at most :data:`MAX_MEMORIES` dicts ``{"content", "category",
+    "source_message_ids"}`` in order of appearance; identical contents (case-insensitive) are
+    merged and cite every source. Categories: ``fact`` (lives/works/age/pet/life rhythm),
+    ``preference`` (love/like/enjoy/hate…), ``event`` ("today I…", "I just…", "I went …
+    yesterday"), ``emotion`` (feelings, personality traits), ``relation`` ("my sister…",
+    "I miss my mom"). Content is third person without a subject, e.g. ``"Lives in Lisbon"``.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for message_id, text in user_messages:
+        for match in extract(text):
+            memory = _memory_of(match)
+            if memory is None:
+                continue
+            content, category = memory
+            key = content.casefold()
+            if key in found:
+                sources = found[key]["source_message_ids"]
+                if message_id not in sources:
+                    sources.append(message_id)
+            elif len(found) < MAX_MEMORIES:
+                found[key] = {
+                    "content": content,
+                    "category": category,
+                    "source_message_ids": [message_id],
+                }
+    return list(found.values())
+
+
+def _fact_text(m: Match) -> str | None:
+    if m.kind == "place":
+        return f"lives in {m.value}"
+    if m.kind == "job":
+        return f"works as {with_article(m.value)}"
+    if m.kind == "workplace":
+        return f"works at {m.value}"
+    if m.kind == "like":
+        return f"likes {m.value}"
+    if m.kind == "dislike":
+        return f"dislikes {m.value}"
+    if m.kind == "pet":
+        return f"has {with_article(m.extra)} called {m.value}"
+    if m.kind == "age":
+        return f"is {m.value} years old"
+    if m.kind == "rhythm":
+        return f"is {with_article(m.value)}"
+    if m.kind == "trait":
+        return f"is {m.value}"
+    return None  # feelings, events and relations are moments, not profile facts
+
+
+_PREFERENCE_VERBS = {
+    "love": "loves",
+    "like": "likes",
+    "enjoy": "enjoys",
+    "adore": "adores",
+    "into": "is into",
+    "fan": "is a fan of",
+    "hate": "hates",
+    "dislike": "dislikes",
+    "can't stand": "can't stand",
+    "cannot stand": "can't stand",
+    "don't like": "doesn't like",
+    "do not like": "doesn't like",
+    "can't bear": "can't bear",
+}
+
+
+def _memory_of(m: Match) -> tuple[str, str] | None:
+    """(content, category) for one match; content is subject-less third person."""
+    if m.kind in ("like", "dislike"):
+        return capitalise(f"{_PREFERENCE_VERBS[m.extra]} {m.value}"), "preference"
+    if m.kind == "trait":
+        return f"Is {m.value}", "emotion"
+    if m.kind == "feeling":
+        verb = {"felt": "Felt", "was": "Felt", "'ve been": "Has been feeling"}
+        verb |= {"have been": "Has been feeling"}
+        return f"{verb.get(m.extra, 'Feels')} {m.value}", "emotion"
+    if m.kind == "event":
+        content = capitalise(m.value)
+        return (f"{content} ({m.extra})" if m.extra else content), "event"
+    if m.kind == "relation":
+        return capitalise(m.value), "relation"
+    fact = _fact_text(m)
+    return (capitalise(fact), "fact") if fact else None
+
+
+_STRUCTURE_RES = [
+    ("city", rx(r"^lives in (?P<v>.+)$")),
+    ("occupation", rx(r"^works as (?:an? )?(?P<v>.+)$")),
+    ("interests", rx(r"^(?:likes|loves|enjoys|adores|is into) (?:to )?(?P<v>.+)$")),
+    ("life_rhythm", rx(rf"^is an? (?P<v>{_RHYTHMS})$")),
+    ("personality_traits", rx(rf"^is (?:an? )?(?P<v>{_TRAITS})$")),
+]
+
+
+def profile_fields(facts: Sequence[str], existing: Mapping[str, Any]) -> dict[str, Any]:
+    """The profile fields ``facts`` fill, given the ``existing`` profile (insight step 2).
+
+    Reads facts in the shapes :func:`insight_facts` writes. Returns only what it can fill, in
+    this order: ``city`` (str, the latest wins), ``occupation`` (str), ``interests``
+    (existing + new, de-duplicated case-insensitively; present only when something is new),
+    ``life_rhythm`` (str), ``personality_traits`` (same merge rule). ``{}`` when nothing
+    applies.
+    """
+    found: dict[str, Any] = {}
+    interests: list[str] = []
+    traits: list[str] = []
+    for fact in facts:
+        text = rust_trim(normalise(fact)).rstrip(".")
+        for field, pattern in _STRUCTURE_RES:
+            m = pattern.match(text)
+            if not m:
+                continue
+            value = m.group("v").strip()
+            if field == "city":
+                if value.split()[0].lower() in _DETERMINERS:
+                    break  # "lives in a small flat" is not a city
+                found["city"] = value.title() if value.islower() else value  # latest wins
+            elif field == "occupation":
+                found["occupation"] = value
+            elif field == "interests":
+                interests.append(value)
+            elif field == "life_rhythm":
+                found["life_rhythm"] = value.lower()
+            else:
+                trait = value.lower()
+                traits.append(_TRAIT_CANONICAL.get(trait, trait))
+            break
+    for field, new in (("interests", interests), ("personality_traits", traits)):
+        merged = _merge_unique(existing.get(field), new)
+        if merged is not None:
+            found[field] = merged
+    order = ["city", "occupation", "interests", "life_rhythm", "personality_traits"]
+    return {key: found[key] for key in order if key in found}
+
+
+def _merge_unique(old: Any, new: list[str]) -> list[str] | None:
+    """``old`` + the items of ``new`` not yet present (case-insensitive); None if none are new."""
+    merged = [item for item in old if isinstance(item, str)] if isinstance(old, list) else []
+    seen = {item.casefold() for item in merged}
+    added = False
+    for item in new:
+        if item.casefold() not in seen:
+            seen.add(item.casefold())
+            merged.append(item)
+            added = True
+    return merged if added else None

@@ -1,0 +1,14 @@
+"""Telling the engine's model requests apart in scripted fakes, as a model reads them."""
+
+from __future__ import annotations
+
+from eros.llm.base import ChatRequest
+
+
+def insight_step(request: ChatRequest) -> str:
+    """``facts`` for the insight request that mines an exchange, else ``structure``.
+
+    Insight extraction asks twice (insights.services): first for facts about the user, with
+    a prompt that starts "List new facts", then for the profile fields those facts fill.
+    """
+    return "facts" if request.messages[0].content.startswith("List new facts") else "structure"
