@@ -38,9 +38,9 @@ and ``code`` are those of the eros error (``eros.api``), except that a bad token
 ``invalid_api_key``; ``type`` is ``invalid_request_error`` (400, 404, 405, 409, 413, 415),
 ``authentication_error`` (401), ``permission_error`` (403), ``rate_limit_error`` (429) or
 ``server_error`` (5xx); ``param`` names the offending field when there is one. A 502 (the model
-provider failed; the user message is kept) and a 409 carry ``x-should-retry: false`` so the
-SDKs do not send the message again on their own. A failure after a stream began is one last
-``data: {"error": {...}}`` event.
+provider failed; the user message is kept) and a 409 carry ``x-should-retry: false``: the
+SDKs would otherwise retry them on their own, storing the message again. A failure after a
+stream began is one last ``data: {"error": {...}}`` event.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from django.conf import settings
@@ -89,7 +90,8 @@ IGNORED_AFTER_USER = frozenset({"system", "developer"})
 
 #: HTTP status -> OpenAI error ``type``.
 ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
-#: Statuses after which sending the same request again would store the message twice.
+#: Statuses an SDK must not retry on its own: after a 502 the user message is already stored
+#: (a retry would send it twice), and a 409 (an inactive persona instance) stays a 409.
 NO_RETRY_STATUSES = frozenset({409, 502})
 
 
@@ -513,32 +515,38 @@ async def _completion_chunks(
 
     cleaner = StreamCleaner()
     sent: list[str] = []
-    async for event in events:
-        if event.name == "meta":
-            yield chunk({"role": "assistant", "content": ""})
-        elif event.name == "delta":
-            text = cleaner.feed(event.data["text"])
-            if text:
-                sent.append(text)
-                yield chunk({"content": text})
-        elif event.name == "done":
-            outcome: TurnOutcome = event.data
-            rest = _ghost_reply(persona_name) if outcome.ghosted else outcome.reply
-            shown = "".join(sent)
-            if rest.startswith(shown):
-                rest = rest[len(shown) :]
-            else:  # cannot happen with a cleaned stream; the stored reply stays authoritative
-                logger.warning("streamed text of %s is not a prefix of its reply", head["id"])
-                rest = ""
-            if rest:
-                yield chunk({"content": rest})
-            yield chunk({}, "stop", eros=_eros_extension(outcome))
-            yield b"data: [DONE]\n\n"
-        elif event.name == "error":
-            status = 502 if event.data["error"] == "upstream_error" else 500
-            yield _data(
-                openai_error(status, code=event.data["error"], message=event.data["message"])
-            )
+    # Leaving this iterator (the client went away) closes the turn's, which stops the model.
+    async with aclosing(events):
+        async for event in events:
+            if event.name == "meta":
+                yield chunk({"role": "assistant", "content": ""})
+            elif event.name == "delta":
+                text = cleaner.feed(event.data["text"])
+                if text:
+                    sent.append(text)
+                    yield chunk({"content": text})
+            elif event.name == "done":
+                outcome: TurnOutcome = event.data
+                rest = _rest_of_reply(outcome, "".join(sent), head=head, persona_name=persona_name)
+                if rest:
+                    yield chunk({"content": rest})
+                yield chunk({}, "stop", eros=_eros_extension(outcome))
+                yield b"data: [DONE]\n\n"
+            elif event.name == "error":
+                code, message = event.data["error"], event.data["message"]
+                status = 502 if code == "upstream_error" else 500
+                yield _data(openai_error(status, code=code, message=message))
+
+
+def _rest_of_reply(outcome: TurnOutcome, shown: str, *, head: dict, persona_name: str) -> str:
+    """What remains to send of the turn's reply (or ghost marker) after the ``shown`` text."""
+    reply = _ghost_reply(persona_name) if outcome.ghosted else outcome.reply
+    if reply.startswith(shown):
+        return reply[len(shown) :]
+    # Cleaned pieces are always a prefix of the stored reply; should that ever fail, the
+    # stored reply stays authoritative and the client keeps what it has.
+    logger.warning("streamed text of %s is not a prefix of its stored reply", head["id"])
+    return ""
 
 
 # --- chat completions: the view --------------------------------------------------------------

@@ -6,6 +6,8 @@ API key, exactly as SillyTavern or Open WebUI would; the database is checked aft
 
 from __future__ import annotations
 
+import time
+
 import openai
 import pytest
 from django.utils import timezone
@@ -32,6 +34,16 @@ def _client(server, user_id, **kwargs) -> openai.OpenAI:
     return openai.OpenAI(
         base_url=f"{server.base}/v1", api_key=token_for(user_id), timeout=30, **kwargs
     )
+
+
+def _wait_for(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
 
 
 def _ask(text: str) -> list[dict]:
@@ -196,6 +208,35 @@ def test_a_provider_failure_mid_stream_raises_in_the_sdk_and_keeps_the_message(
     user = ChatMessage.objects.get(session=alice_session, role="user")
     assert user.content == "tell me a story" and user.turn_status == "failed"
     assert not ChatMessage.objects.filter(session=alice_session, role="assistant").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_closing_the_stream_early_stops_the_model_and_keeps_the_text_sent(
+    server, alice_session, alice
+):
+    server.script(["So", " anyway", " what", " I", " mean"], delay_s=0.6)
+
+    stream = _client(server, alice).chat.completions.create(
+        model="idris", messages=_ask("go on"), stream=True
+    )
+    received = ""
+    for chunk in stream:
+        received += chunk.choices[0].delta.content or ""
+        if received:
+            break
+    stream.close()
+
+    assert received == "So"
+    reply = _wait_for(
+        lambda: ChatMessage.objects.filter(session=alice_session, role="assistant").first()
+    )
+    assert reply.content == "So" and reply.context["interrupted"] is True
+    _wait_for(lambda: server.streams())
+    assert server.streams() == [{"yielded": 2, "finished": False, "failed": False, "closed": True}]
+    # Let the server finish the reply's post-process before the test's data is flushed.
+    from django_q.models import Task
+
+    _wait_for(lambda: Task.objects.count() >= 4)
 
 
 @pytest.mark.django_db(transaction=True)
