@@ -1,4 +1,4 @@
-"""Top-level routes: the ``/comp`` API, health, docs and admin."""
+"""Top-level routes: the ``/comp`` API, the OpenAI-compatible ``/v1``, health, docs and admin."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -16,6 +16,7 @@ urlpatterns = [
     path("comp/", include("companions.urls")),
     path("comp/", include("memory.urls")),
     path("comp/", include("insights.urls")),
+    path("v1/", include("companions.openai_urls")),
     path("playground/", playground_view, name="playground"),
 ]
 

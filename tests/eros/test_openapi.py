@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from companions.services import affinity as affinity_service
-from tests.api import assert_error, db_snapshot
+from tests.api import assert_error, assert_openai_error, db_snapshot
 
 #: Routes that are not part of the JSON API: the documents themselves and HTML pages.
 NOT_API = ("admin/", "api-docs/openapi.json", "docs", "playground/", "static/")
@@ -77,6 +77,8 @@ def test_the_document_lists_the_routes_of_the_contract(document):
         ("post", "/comp/chat/{session_id}/event/gift"),
         ("get", "/comp/chat/{session_id}/gifts"),
         ("get", "/comp/affinity/{session_id}"),
+        ("get", "/v1/models"),
+        ("post", "/v1/chat/completions"),
     }
     listed = {(method, path) for path, method, _ in _operations(document)}
     assert expected <= listed
@@ -90,6 +92,8 @@ def test_every_operation_has_bodies_errors_and_the_right_security(document):
         "description": document["components"]["securitySchemes"]["bearerAuth"]["description"],
     }
     error_ref = "#/components/schemas/Error"
+    # The OpenAI-compatible routes answer in OpenAI's error shape, which clients of them expect.
+    openai_error_ref = "#/components/schemas/OpenAIError"
     for path, method, operation in _operations(document):
         where = f"{method.upper()} {path}"
         responses = operation["responses"]
@@ -116,7 +120,8 @@ def test_every_operation_has_bodies_errors_and_the_right_security(document):
         for code, response in responses.items():
             if code[0] in "45" and path != "/healthz":
                 schema = response["content"]["application/json"]["schema"]
-                assert schema == {"$ref": error_ref}, where
+                ref = openai_error_ref if path.startswith("/v1/") else error_ref
+                assert schema == {"$ref": ref}, where
 
 
 def test_the_document_validates(tmp_path):
@@ -195,7 +200,10 @@ def test_every_protected_operation_is_401_without_a_token(
             message_id=message.id,
             memory_id=uuid.uuid4(),
         )
-        assert_error(response, 401, "unauthorized")
+        if path.startswith("/v1/"):
+            assert_openai_error(response, 401, "invalid_api_key")
+        else:
+            assert_error(response, 401, "unauthorized")
     assert db_snapshot() == before
 
 
