@@ -154,3 +154,10 @@ def turn_run_queued(user_message_id: str, memory_scope: str, affinity_axes: list
     return run(
         user_message_id=user_message_id, memory_scope=memory_scope, affinity_axes=affinity_axes
     )
+
+
+def turn_sweep_tick() -> int:
+    """Scheduled every minute: fail turns whose worker timed out or died; returns how many."""
+    from companions.services.turn_sweeper import turns_fail_stale
+
+    return turns_fail_stale()
