@@ -1,4 +1,4 @@
-"""A model server on 127.0.0.1 that answers slowly: one byte at a time, forever.
+"""A model server on 127.0.0.1 that answers slowly: one byte at a time.
 
 ``TrickleStub(plan)`` serves ``POST /v1/chat/completions`` and ``POST /v1/embeddings`` in
 background threads. ``plan(path, body)`` picks each answer:
@@ -11,8 +11,9 @@ background threads. ``plan(path, body)`` picks each answer:
 * ``Status(code)``: that status at once, with a short body;
 * ``Completion(text)``: a whole chat completion at once.
 
-Every request is recorded as a :class:`Seen` (path, model, when it arrived and, once the
-client hung up, how long the server kept sending).
+A trickle nobody hangs up on stops after ``max_trickle_s`` (so a broken test cannot hang),
+closing the connection. Every request is recorded as a :class:`Seen` (path, model, when it
+arrived and, once the client hung up, how long the server kept sending).
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from typing import Any
 
 TRICKLE = "trickle"
 FIRST_THEN_TRICKLE = "first-then-trickle"
-#: The longest a trickle runs when nobody hangs up (keeps a broken test from hanging forever).
-MAX_TRICKLE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -56,9 +55,11 @@ class TrickleStub:
         plan: Callable[[str, dict[str, Any]], Any] = lambda path, body: TRICKLE,
         *,
         byte_every_s: float = 0.3,
+        max_trickle_s: float = 30.0,
     ):
         self.plan = plan
         self.byte_every_s = byte_every_s
+        self.max_trickle_s = max_trickle_s
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -153,7 +154,8 @@ class TrickleStub:
                         self.wfile.flush()
                     filler = b": keep-alive\n\n" if streamed else b" "
                     i = 0
-                    while not stub._stop.is_set() and time.monotonic() - started < MAX_TRICKLE_S:
+                    end = started + stub.max_trickle_s
+                    while not stub._stop.is_set() and time.monotonic() < end:
                         self.wfile.write(filler[i % len(filler) : i % len(filler) + 1])
                         self.wfile.flush()
                         i += 1

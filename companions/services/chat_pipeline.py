@@ -38,6 +38,7 @@ from companions.domain.types import (
 from companions.models import ChatMessage, ChatSession, CompanionAffinity
 from companions.scopes import MemoryScope
 from companions.services import affinity as affinity_service
+from companions.services.turn_sweeper import turn_fail_if_stale
 from eros.api import ApiError, UpstreamError
 from eros.llm.base import TASK_CHAT, ChatModel, ChatRequest, Embedder, ProviderError
 from eros.llm.base import ChatMessage as LlmMessage
@@ -589,7 +590,8 @@ def turn_run_queued(
 
     Returns the turn's final ``turn_status`` (``replied``, ``ghosted``, ``failed``), or
     ``missing`` when the message no longer exists. A failed turn is already recorded by
-    :func:`turn_run` (``failed`` + ``system_error`` row), so the poller sees ``error``.
+    :func:`turn_run` (``failed`` + ``system_error`` row), so the poller sees ``error``. A turn
+    pending for over ``TURN_STALE_AFTER_S`` is failed without running (``turn_sweeper``).
     """
     from companions.scopes import resolve_affinity_scope, resolve_memory_scope
 
@@ -602,6 +604,10 @@ def turn_run_queued(
         return "missing"
     if message.turn_status not in (None, ChatMessage.TURN_PENDING):
         return message.turn_status
+    # A task delivered after the turn went stale (a backed-up queue, a re-delivery after a
+    # worker died) does not start it: the turn is failed now, as the sweeper would.
+    if turn_fail_if_stale(user_message=message):
+        return ChatMessage.TURN_FAILED
     try:
         outcome = turn_run(
             session=message.session,

@@ -150,6 +150,20 @@ def test_a_queued_turn_that_runs_after_the_sweep_adds_nothing(
     assert _poll(client, alice_session, message.id).json()["status"] == "error"
 
 
+@pytest.mark.django_db
+def test_a_task_delivered_after_the_turn_went_stale_fails_it_without_a_model_call(
+    alice_session, settings
+):
+    settings.EROS_CHAT_MODEL = fake = FakeChatModel(["too late"])
+    stuck = _stuck_turn(alice_session, settings)  # no sweep has run yet
+
+    status = turn_run_queued(user_message_id=stuck.id, memory_scope="full", affinity_axes=[])
+
+    assert status == "failed" and fake.calls == 0
+    assert _outcome(stuck) == ("failed", 1, 0)
+    assert ChatMessage.objects.get(reply_to_id=stuck.id).context["stuck_turn"] is True
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_that_answers_after_the_sweep_adds_no_reply(alice_session, settings):
     """The sweep runs while the worker waits for the model (its turn looked dead)."""
