@@ -8,6 +8,7 @@ background threads. ``plan(path, body)`` picks each answer:
   that while they think), the bytes of ``": keep-alive"`` comments for a streamed one — until
   the client hangs up. Read timeouts never fire against it;
 * ``FIRST_THEN_TRICKLE``: a streamed answer whose first delta arrives at once, then a trickle;
+* ``SILENT``: nothing at all, not even the status line (a hung server);
 * ``Status(code)``: that status at once, with a short body;
 * ``Completion(text)``: a whole chat completion at once.
 
@@ -28,6 +29,7 @@ from typing import Any
 
 TRICKLE = "trickle"
 FIRST_THEN_TRICKLE = "first-then-trickle"
+SILENT = "silent"
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,9 @@ class TrickleStub:
                     completion = {"choices": [{"message": {"content": answer.text}}]}
                     self._send(200, "application/json", json.dumps(completion).encode())
                     seen.hung_up_after_s = 0.0
+                elif answer == SILENT:
+                    stub._stop.wait(stub.max_trickle_s)
+                    self.close_connection = True
                 else:
                     self._trickle(seen, first=answer == FIRST_THEN_TRICKLE)
 
