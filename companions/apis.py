@@ -50,6 +50,7 @@ from companions.services.erase import ERASED_KINDS, user_data_erase
 from companions.services.gifts import gift_apply
 from companions.services.sessions import session_start
 from companions.services.streaming import turn_stream
+from companions.services.turn_sweeper import turn_fail_if_stale
 from eros.api import forbid_other_user
 from eros.errors import NotFound, PayloadTooLarge
 from eros.fields import (
@@ -355,7 +356,9 @@ class ChatPendingApi(APIView):
     """The outcome of an asynchronous turn, by the id of its user message.
 
     ``processing`` (still running), ``completed`` (``message`` holds the reply), ``ghosted``
-    (the persona chose not to answer) or ``error`` (the turn failed; the message is kept).
+    (the persona chose not to answer) or ``error`` (the turn failed; the message is kept). A
+    turn still pending ``TURN_STALE_AFTER_S`` after it was sent has lost its worker: it is
+    failed here and then, reporting ``error``.
     """
 
     STATUS_BY_TURN = {
@@ -377,6 +380,7 @@ class ChatPendingApi(APIView):
     def get(self, request, session_id, message_id):
         session = session_for_user(session_id=session_id, user_id=request.user.id)
         user_message = user_message_in_session(session=session, message_id=message_id)
+        turn_fail_if_stale(user_message=user_message)
         reply = turn_reply(user_message=user_message)
         turn_status = user_message.turn_status
         if turn_status is None:  # rows written outside the pipeline carry no status

@@ -79,6 +79,12 @@ class ChatMessage(models.Model):
         db_table = "chat_messages"
         indexes = [
             models.Index("session", models.F("sent_at").desc(), name="idx_chat_messages_session"),
+            # The stuck-turn sweeper's scan: only the few pending turns, oldest first.
+            models.Index(
+                fields=["sent_at"],
+                condition=models.Q(turn_status="pending"),
+                name="idx_chat_messages_pending",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -189,3 +189,10 @@ def dreaming_tick() -> int:
     if settings.DREAMING_DISABLED:
         return 0
     return dreaming_sweep(max_seconds=max(settings.DREAMING_TICK_SECS * 0.8, 10))
+
+
+def turn_sweep_tick() -> int:
+    """Scheduled every minute: fail turns whose worker timed out or died; returns how many."""
+    from companions.services.turn_sweeper import turns_fail_stale
+
+    return turns_fail_stale()

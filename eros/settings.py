@@ -157,6 +157,9 @@ OPENROUTER_API_KEY = envstr("OPENROUTER_API_KEY")
 LLM_BASE_URL = envstr("LLM_BASE_URL")
 LLM_API_KEY = envstr("LLM_API_KEY")
 LLM_TIMEOUT_S = envfloat("LLM_TIMEOUT_S", 60.0, lo=1.0)
+#: Overall seconds for one model call (every attempt, backoff and the fallback model), and
+#: for all the model calls of one chat turn together; must be below Q_TIMEOUT_S.
+LLM_DEADLINE_S = envfloat("LLM_DEADLINE_S", 90.0, lo=1.0)
 #: OpenRouter app attribution headers (HTTP-Referer is sent only when set).
 OPENROUTER_SITE_URL = envstr("OPENROUTER_SITE_URL")
 OPENROUTER_APP_NAME = envstr("OPENROUTER_APP_NAME", "eros")
@@ -221,6 +224,37 @@ Q_CLUSTER = {
     "save_limit": envint("Q_SAVE_LIMIT", 1000, minimum=0),
     "label": "Background tasks",
 }
+
+# --- Stuck turns ----------------------------------------------------------------------------
+#: A user message still pending after this many seconds has lost its worker (it timed out or
+#: died): the stuck-turn sweeper marks it failed. Must exceed Q_TIMEOUT_S.
+TURN_STALE_AFTER_S = envint("TURN_STALE_AFTER_S", Q_CLUSTER["timeout"] + 30, minimum=1)
+
+# A worker is stopped at Q_TIMEOUT_S and an unacknowledged task delivered again after
+# Q_RETRY_S, so: model deadline < worker timeout < re-delivery, and a turn is only called
+# stuck once no worker can still be running it.
+_Q_TIMEOUT_S, _Q_RETRY_S = Q_CLUSTER["timeout"], Q_CLUSTER["retry"]
+for _holds, _problem in (
+    (
+        LLM_DEADLINE_S < _Q_TIMEOUT_S,
+        f"LLM_DEADLINE_S={LLM_DEADLINE_S:g} must be below Q_TIMEOUT_S={_Q_TIMEOUT_S}: "
+        "a worker is stopped at Q_TIMEOUT_S, so a slower model call would strand its turn",
+    ),
+    (
+        _Q_TIMEOUT_S < _Q_RETRY_S,
+        f"Q_RETRY_S={_Q_RETRY_S} must be above Q_TIMEOUT_S={_Q_TIMEOUT_S}: "
+        "a task would be delivered again while its first run may still be going",
+    ),
+    (
+        TURN_STALE_AFTER_S > _Q_TIMEOUT_S,
+        f"TURN_STALE_AFTER_S={TURN_STALE_AFTER_S} must be above Q_TIMEOUT_S={_Q_TIMEOUT_S}: "
+        "a turn would be failed while its worker may still answer it",
+    ),
+):
+    if not _holds:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(_problem)
 
 # --- Logging -------------------------------------------------------------------------------
 LOGGING = {

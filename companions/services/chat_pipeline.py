@@ -38,6 +38,7 @@ from companions.domain.types import (
 from companions.models import ChatMessage, ChatSession
 from companions.scopes import MemoryScope
 from companions.services import affinity as affinity_service
+from companions.services.turn_sweeper import turn_fail_if_stale
 from eros.errors import AppError, NotFound, Upstream
 from eros.llm.base import (
     TASK_CHAT,
@@ -50,6 +51,7 @@ from eros.llm.base import (
     TurnContext,
 )
 from eros.llm.base import ChatMessage as LlmMessage
+from eros.llm.deadline import shares_deadline
 from eros.llm.providers import get_chat_model, get_embedder, get_model_config
 from insights.models import CompanionInsights
 from insights.schema import training_level
@@ -265,6 +267,9 @@ def _decide(session: ChatSession, user_message: ChatMessage, instance, now: date
     return _Decided(plan, affinity, signals, insights, level, context)
 
 
+# The recall embedding and the chat completion share one deadline, so a turn's model calls end
+# within LLM_DEADLINE_S, before the worker's timeout, even when both providers hang.
+@shares_deadline(lambda: settings.LLM_DEADLINE_S)
 def turn_run(
     *,
     session: ChatSession,
@@ -490,14 +495,19 @@ def _persist_reply(
 
 def _persist_ghost(session, user_message, plan: ActionPlan, context: dict[str, Any], now) -> None:
     with transaction.atomic():
+        # Claimed like a reply: a turn the stuck-turn sweeper failed meanwhile stays failed.
+        claimed = (
+            ChatMessage.objects.filter(id=user_message.id)
+            .filter(Q(turn_status=ChatMessage.TURN_PENDING) | Q(turn_status__isnull=True))
+            .update(turn_status=ChatMessage.TURN_GHOSTED, context=context)
+        )
+        if not claimed:
+            raise TurnAlreadyHandled(f"turn {user_message.id} was settled meanwhile")
         affinity_service.affinity_record_ghost(
             session=session,
             deltas=plan.affinity_deltas,
             now=now,
             context={"user_message_id": str(user_message.id), **context["signals"]},
-        )
-        ChatMessage.objects.filter(id=user_message.id).update(
-            turn_status=ChatMessage.TURN_GHOSTED, context=context
         )
     user_message.turn_status = ChatMessage.TURN_GHOSTED
 
@@ -505,9 +515,20 @@ def _persist_ghost(session, user_message, plan: ActionPlan, context: dict[str, A
 def _fail_turn(
     user_message: ChatMessage, *, reason: str, now: datetime, context: dict | None = None
 ) -> None:
-    """Keep the user message (``failed``) and leave a ``system_error`` row for operators."""
+    """Keep the user message (``failed``) and leave a ``system_error`` row for operators.
+
+    Only a pending turn fails: one the stuck-turn sweeper (or another run) settled meanwhile
+    keeps its outcome and its single ``system_error`` row.
+    """
     with transaction.atomic():
-        ChatMessage.objects.filter(id=user_message.id).update(turn_status=ChatMessage.TURN_FAILED)
+        claimed = (
+            ChatMessage.objects.filter(id=user_message.id)
+            .filter(Q(turn_status=ChatMessage.TURN_PENDING) | Q(turn_status__isnull=True))
+            .update(turn_status=ChatMessage.TURN_FAILED)
+        )
+        if not claimed:
+            user_message.refresh_from_db(fields=["turn_status"])
+            return
         ChatMessage.objects.create(
             session_id=user_message.session_id,
             role=ChatMessage.ROLE_SYSTEM_ERROR,
@@ -560,7 +581,8 @@ def turn_run_queued(
 
     Returns the turn's final ``turn_status`` (``replied``, ``ghosted``, ``failed``), or
     ``missing`` when the message no longer exists. A failed turn is already recorded by
-    :func:`turn_run` (``failed`` + ``system_error`` row), so the poller sees ``error``.
+    :func:`turn_run` (``failed`` + ``system_error`` row), so the poller sees ``error``. A turn
+    pending for over ``TURN_STALE_AFTER_S`` is failed without running (``turn_sweeper``).
     """
     from companions.scopes import resolve_affinity_scope, resolve_memory_scope
 
@@ -573,6 +595,10 @@ def turn_run_queued(
         return "missing"
     if message.turn_status not in (None, ChatMessage.TURN_PENDING):
         return message.turn_status
+    # A task delivered after the turn went stale (a backed-up queue, a re-delivery after a
+    # worker died) does not start it: the turn is failed now, as the sweeper would.
+    if turn_fail_if_stale(user_message=message):
+        return ChatMessage.TURN_FAILED
     try:
         outcome = turn_run(
             session=message.session,

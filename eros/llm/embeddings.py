@@ -10,6 +10,10 @@ Outcomes: 429/408/425/5xx, timeouts, connection errors and non-JSON bodies are r
 with backoff (``Retry-After`` honoured) and then raise a retryable
 :class:`~eros.llm.base.ProviderError`; any other status, a missing or short ``data`` list and a
 vector of the wrong dimension raise a permanent one. There is no fallback model.
+
+Each call of ``embed_documents`` (all its batches) or ``embed_query`` ends within
+``deadline_s`` seconds (``LLM_DEADLINE_S``), retries and backoff included, however slowly the
+server sends its answer; running out raises :class:`~eros.llm.deadline.DeadlineExceeded`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import httpx
 
 from eros.llm.base import ProviderError
+from eros.llm.deadline import DEFAULT_DEADLINE_S, Deadline
 from eros.llm.embeddings_local import DEFAULT_DIM, LocalEmbedder
 from eros.llm.httpclient import RetryPolicy, make_client, post_json
 
@@ -48,6 +53,7 @@ class _HttpEmbedder:
         model: str,
         dim: int = DEFAULT_DIM,
         timeout_s: float = 30.0,
+        deadline_s: float = DEFAULT_DEADLINE_S,
         batch_size: int = MAX_BATCH,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -60,6 +66,7 @@ class _HttpEmbedder:
         self.model = model
         self.dim = dim
         self.batch_size = batch_size
+        self.deadline_s = deadline_s
         self.retry = retry or RetryPolicy()
         self._client = make_client(
             base_url=base_url, headers=headers, read_timeout_s=timeout_s, transport=transport
@@ -72,24 +79,30 @@ class _HttpEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector of ``dim`` floats per text, in order; ``[]`` for no texts (no request)."""
         vectors: list[list[float]] = []
+        deadline = Deadline.within(self.deadline_s)
         for start in range(0, len(texts), self.batch_size):
-            vectors.extend(self._embed(list(texts[start : start + self.batch_size]), "document"))
+            batch = list(texts[start : start + self.batch_size])
+            vectors.extend(self._embed(batch, "document", deadline))
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of a search query (Voyage: ``input_type=query``)."""
-        return self._embed([text], "query")[0]
+        return self._embed([text], "query", Deadline.within(self.deadline_s))[0]
 
     def _body(self, texts: list[str], input_type: str) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _embed(self, texts: list[str], input_type: str) -> list[list[float]]:
+    def _embed(self, texts: list[str], input_type: str, deadline: Deadline) -> list[list[float]]:
         if any(not isinstance(t, str) or not t.strip() for t in texts):
             raise ProviderError(f"{self.name}: cannot embed a blank text", retryable=False)
         body = self._body(texts, input_type)
+
+        def attempt() -> list[list[float]]:
+            data = post_json(self._client, self.name, "embeddings", body, deadline=deadline)
+            return self._parse(data, len(texts))
+
         return self.retry.call(
-            lambda: self._parse(post_json(self._client, self.name, "embeddings", body), len(texts)),
-            what=f"{self.name} embeddings ({len(texts)} texts)",
+            attempt, what=f"{self.name} embeddings ({len(texts)} texts)", deadline=deadline
         )
 
     def _parse(self, data: Any, count: int) -> list[list[float]]:

@@ -12,6 +12,12 @@ whose ``retryable`` says whether trying again can help (DESIGN §6, §9 item 8):
 exactly ``Retry-After`` when the provider names a time, and gives up at once when that time
 is longer than ``max_retry_after_s``: a provider asking for minutes of silence is better
 served by the fallback model than by a blocked reply.
+
+Given a :class:`~eros.llm.deadline.Deadline`, a call also ends when its overall time is up,
+however the provider behaves: each attempt's socket timeouts are cut to what remains, the
+body is read piece by piece with the deadline checked after each piece (a server trickling
+one byte at a time never trips a read timeout), and no backoff sleep runs past it. The call
+then raises :class:`~eros.llm.deadline.DeadlineExceeded`.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import httpx
 import tenacity
 
 from eros.llm.base import ProviderError
+from eros.llm.deadline import Deadline, DeadlineExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +113,16 @@ def status_error(provider: str, response: httpx.Response) -> ProviderError:
     return ProviderError(message, retryable=retryable, status=status, retry_after=retry_after)
 
 
-def transport_error(provider: str, exc: httpx.HTTPError) -> ProviderError:
-    """The :class:`ProviderError` for a timeout or connection failure (retryable)."""
+def transport_error(
+    provider: str, exc: httpx.HTTPError, deadline: Deadline | None = None
+) -> ProviderError:
+    """The :class:`ProviderError` for a timeout or connection failure (retryable).
+
+    A timeout that fired because ``deadline`` passed (its timeouts were cut to fit) is
+    :class:`~eros.llm.deadline.DeadlineExceeded`.
+    """
+    if deadline is not None and deadline.expired():
+        return deadline.exceeded(provider)
     if isinstance(exc, httpx.TimeoutException):
         return ProviderError(f"{provider}: timed out ({type(exc).__name__})", retryable=True)
     permanent = isinstance(exc, httpx.UnsupportedProtocol)
@@ -129,12 +144,65 @@ def read_json(provider: str, response: httpx.Response) -> Any:
         ) from exc
 
 
-def post_json(client: httpx.Client, provider: str, path: str, body: Mapping[str, Any]) -> Any:
-    """POST ``body`` to ``path`` and return the JSON answer, or raise :class:`ProviderError`."""
+def attempt_timeout(provider: str, base: httpx.Timeout, deadline: Deadline | None) -> httpx.Timeout:
+    """``base`` with every phase (connect, read, write, pool) cut to what ``deadline`` leaves.
+
+    Raises :class:`~eros.llm.deadline.DeadlineExceeded` when nothing is left.
+    """
+    if deadline is None:
+        return base
+    # A zero socket timeout would mean "non-blocking", not "no time": refuse before that.
+    left = deadline.remaining()
+    if left <= 0.001:
+        raise deadline.exceeded(provider)
+
+    def cut(value: float | None) -> float:
+        return left if value is None else min(value, left)
+
+    return httpx.Timeout(
+        connect=cut(base.connect), read=cut(base.read), write=cut(base.write), pool=cut(base.pool)
+    )
+
+
+def read_body(provider: str, response: httpx.Response, deadline: Deadline | None) -> httpx.Response:
+    """Read a streamed ``response`` to the end and return it as an ordinary, read response.
+
+    The deadline is checked after every piece the network hands over, so a server sending a
+    byte every second cannot hold the call past it (each byte would restart a read timeout).
+    Raises :class:`~eros.llm.deadline.DeadlineExceeded`; transport errors propagate.
+    """
+    pieces = []
+    for piece in response.iter_bytes():
+        pieces.append(piece)
+        if deadline is not None:
+            deadline.check(provider)
+    # iter_bytes() has undone any content-encoding, so the copy must not claim one.
+    headers = response.headers.copy()
+    headers.pop("content-encoding", None)
+    headers.pop("content-length", None)
+    return httpx.Response(
+        response.status_code, headers=headers, content=b"".join(pieces), request=response.request
+    )
+
+
+def post_json(
+    client: httpx.Client,
+    provider: str,
+    path: str,
+    body: Mapping[str, Any],
+    *,
+    deadline: Deadline | None = None,
+) -> Any:
+    """POST ``body`` to ``path`` and return the JSON answer, or raise :class:`ProviderError`.
+
+    With ``deadline``, the request ends by then (:class:`~eros.llm.deadline.DeadlineExceeded`).
+    """
+    timeout = attempt_timeout(provider, client.timeout, deadline)
     try:
-        response = client.post(path, json=body)
+        with client.stream("POST", path, json=body, timeout=timeout) as streamed:
+            response = read_body(provider, streamed, deadline)
     except httpx.HTTPError as exc:
-        raise transport_error(provider, exc) from exc
+        raise transport_error(provider, exc, deadline) from exc
     if not response.is_success:
         raise status_error(provider, response)
     return read_json(provider, response)
@@ -160,6 +228,8 @@ class RetryPolicy:
     def should_retry(self, exc: BaseException) -> bool:
         if not isinstance(exc, ProviderError) or not exc.retryable:
             return False
+        if isinstance(exc, DeadlineExceeded):
+            return False  # the budget is spent; another attempt cannot fit
         return exc.retry_after is None or exc.retry_after <= self.max_retry_after_s
 
     def wait(self, retry_state: tenacity.RetryCallState) -> float:
@@ -169,8 +239,33 @@ class RetryPolicy:
         base = min(self.max_backoff_s, self.backoff_s * 2 ** (retry_state.attempt_number - 1))
         return base * (1.0 + 0.25 * random.random())
 
-    def call(self, fn: Callable[[], T], *, what: str = "call") -> T:
-        """Run ``fn`` with retries; the last error is re-raised unchanged."""
+    def call(
+        self, fn: Callable[[], T], *, what: str = "call", deadline: Deadline | None = None
+    ) -> T:
+        """Run ``fn`` with retries; the last error is re-raised unchanged.
+
+        With ``deadline``, no retry starts when its wait would not end before the deadline;
+        the call then raises :class:`~eros.llm.deadline.DeadlineExceeded` chained to the last
+        error. ``fn`` itself is expected to honour the same deadline within an attempt.
+        """
+        out_of_time = False
+
+        def stop(retry_state: tenacity.RetryCallState) -> bool:
+            nonlocal out_of_time
+            if retry_state.attempt_number >= self.max_retries + 1:
+                return True
+            # upcoming_sleep is the wait tenacity has just chosen for the next retry.
+            if deadline is not None and retry_state.upcoming_sleep >= deadline.remaining():
+                out_of_time = True
+                return True
+            return False
+
+        def give_up(retry_state: tenacity.RetryCallState) -> T:
+            exc = retry_state.outcome.exception() if retry_state.outcome else None
+            if out_of_time and deadline is not None:
+                raise deadline.exceeded(what) from exc
+            assert exc is not None
+            raise exc
 
         def log(retry_state: tenacity.RetryCallState) -> None:
             exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -184,11 +279,11 @@ class RetryPolicy:
             )
 
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_retries + 1),
+            stop=stop,
             retry=tenacity.retry_if_exception(self.should_retry),
             wait=self.wait,
             sleep=self.sleep,
             before_sleep=log,
-            reraise=True,
+            retry_error_callback=give_up,
         )
         return retrying(fn)

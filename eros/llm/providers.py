@@ -64,12 +64,14 @@ def _chat_model(name: str) -> ChatModel:
                 api_key=settings.OPENROUTER_API_KEY,
                 headers=headers,
                 timeout_s=settings.LLM_TIMEOUT_S,
+                deadline_s=settings.LLM_DEADLINE_S,
             )
         return OpenAIChatModel(
             name="openai",
             base_url=settings.LLM_BASE_URL or OPENAI_BASE_URL,
             api_key=settings.LLM_API_KEY,
             timeout_s=settings.LLM_TIMEOUT_S,
+            deadline_s=settings.LLM_DEADLINE_S,
         )
     raise ImproperlyConfigured(
         f"CHAT_PROVIDER={name!r}: expected one of {', '.join(CHAT_PROVIDERS)}"
@@ -90,6 +92,7 @@ def _embedder(name: str) -> Embedder:
             model=settings.EMBEDDINGS_MODEL or VOYAGE_MODEL,
             dim=settings.EMBEDDING_DIM,
             timeout_s=settings.EMBEDDINGS_TIMEOUT_S,
+            deadline_s=settings.LLM_DEADLINE_S,
         )
     if name == "openai":
         from eros.llm.embeddings import OPENAI_EMBEDDINGS_MODEL, OpenAIEmbedder
@@ -100,6 +103,7 @@ def _embedder(name: str) -> Embedder:
             model=settings.EMBEDDINGS_MODEL or OPENAI_EMBEDDINGS_MODEL,
             dim=settings.EMBEDDING_DIM,
             timeout_s=settings.EMBEDDINGS_TIMEOUT_S,
+            deadline_s=settings.LLM_DEADLINE_S,
             send_dimensions=settings.EMBEDDINGS_SEND_DIMENSIONS,
         )
     raise ImproperlyConfigured(

@@ -13,7 +13,7 @@ from insights.models import CompanionInsights
 from memory.models import CompanionMemory
 from tests.companions.test_post_process import replied_turn
 
-moved = importlib.import_module("companions.migrations.0003_task_paths_moved_to_companions")
+moved = importlib.import_module("companions.migrations.0004_task_paths_moved_to_companions")
 
 
 @pytest.mark.django_db

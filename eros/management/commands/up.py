@@ -83,6 +83,10 @@ class Command(BaseCommand):
             from companions.services.dreaming import dreaming_schedule_ensure
 
             self._done(started, dreaming_schedule_ensure())
+            started = self._step("scheduling the stuck-turn sweeper")
+            from companions.services.turn_sweeper import turn_sweep_schedule_ensure
+
+            self._done(started, turn_sweep_schedule_ensure())
 
         chat, emb = chat_provider_name(), embeddings_provider_name()
         if chat == "offline" or emb == "local":
