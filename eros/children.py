@@ -60,6 +60,18 @@ class ChildProcesses:
         """The children that have exited (by themselves or not)."""
         return [proc for proc in self.procs if proc.poll() is not None]
 
+    def reap_adopted(self) -> None:
+        """Collect exited processes this one adopted as a subreaper (an embedded PostgreSQL
+        that stopped, say), so that no zombies pile up; the children's own exit codes are
+        left for :meth:`exited`."""
+        tracked = {proc.pid for proc in self.procs}
+        for child in psutil.Process().children():
+            try:
+                if child.pid not in tracked and child.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(child.pid, os.WNOHANG)
+            except (psutil.NoSuchProcess, ChildProcessError):
+                continue
+
     def tree(self) -> list[psutil.Process]:
         """Every live process of the children's process groups below this one: the children,
         their descendants and, when this process is a subreaper, orphans they left behind.
@@ -95,15 +107,22 @@ class ChildProcesses:
         (recorded descendants, and each child's process group for any started since).
         """
         # Recorded first: once a child exits, its orphans no longer show as its descendants.
-        tree = self.tree()
+        tops = {proc.pid for proc in self.procs}
+        others = [process for process in self.tree() if process.pid not in tops]
         for proc in self.procs:
             if proc.poll() is None:
                 try:
                     proc.send_signal(signal.SIGTERM)
                 except ProcessLookupError:
                     pass
-        _, alive = psutil.wait_procs(tree, timeout=grace_s)
-        if not alive:
+        deadline = time.monotonic() + grace_s
+        for proc in self.procs:  # waited through Popen, which keeps their exit codes
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        _, alive = psutil.wait_procs(others, timeout=max(0.0, deadline - time.monotonic()))
+        if not alive and not any(proc.poll() is None for proc in self.procs):
             return
         for proc in self.procs:
             try:
@@ -117,10 +136,9 @@ class ChildProcesses:
                 process.kill()  # psutil checks the process is still the one recorded
             except psutil.NoSuchProcess:
                 pass
-        psutil.wait_procs(alive, timeout=5)
-        deadline = time.monotonic() + 5
         for proc in self.procs:
             try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
+                proc.wait(5)
             except subprocess.TimeoutExpired:
                 pass
+        psutil.wait_procs(alive, timeout=5)

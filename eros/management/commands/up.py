@@ -198,6 +198,7 @@ class Command(BaseCommand):
         self._done(started)
         self._print_welcome(base, time.perf_counter() - t0)
         while not children.exited():
+            children.reap_adopted()
             time.sleep(0.5)
         failed = [p.args for p in children.exited() if p.returncode != 0]
         if failed:
