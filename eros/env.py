@@ -1,17 +1,44 @@
 """Typed readers for environment variables, used by settings.
 
 Every knob of eros is an environment variable with a safe default (listed in ``.env.example``).
-A value that cannot be parsed is an error naming the variable, not a silent default.
+A value that cannot be parsed is an error naming the variable, not a silent default. Variables
+may also come from a ``.env`` file (:func:`load_env_file`); the environment wins over it.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+def load_env_file(base_dir: Path) -> Path | None:
+    """Read ``KEY=value`` lines from the ``.env`` file into ``os.environ``; return its path.
+
+    The file is ``EROS_ENV_FILE`` when that is set (it must exist; set it empty to read no
+    file), else ``<base_dir>/.env`` when it exists. Variables already in the environment win
+    over the file, so a deployment's environment can always override it. Returns the file
+    read, or None. Raises ``ImproperlyConfigured`` when ``EROS_ENV_FILE`` names no file.
+    """
+    from dotenv import load_dotenv
+
+    chosen = os.environ.get("EROS_ENV_FILE")
+    if chosen is not None:
+        if not chosen.strip():
+            return None
+        path = Path(chosen.strip()).expanduser()
+        if not path.is_file():
+            raise ImproperlyConfigured(f"EROS_ENV_FILE={chosen!r}: no such file")
+    else:
+        path = Path(base_dir) / ".env"
+        if not path.is_file():
+            return None
+    load_dotenv(path, override=False)
+    return path.resolve()
 
 
 def envstr(name: str, default: str = "") -> str:
@@ -69,7 +96,6 @@ def data_secret(data_dir, filename: str) -> str:
     Creation is atomic and exclusive, so processes starting at once agree on one value.
     """
     import secrets
-    from pathlib import Path
 
     path = Path(data_dir) / filename
     if path.exists():

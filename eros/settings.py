@@ -2,7 +2,9 @@
 
 Each variable is listed with a one-line comment in ``.env.example``. Nothing configured means
 development defaults: the embedded database, the offline model providers and a generated
-development JWT secret, all under ``EROS_DATA_DIR``.
+development JWT secret, all under ``EROS_DATA_DIR``. ``EROS_ENV=production`` refuses unsafe
+values and turns on HTTPS-only defaults (the "Production safety" block, ``eros.production``).
+Variables may also come from a ``.env`` file; the environment wins over it.
 """
 
 from __future__ import annotations
@@ -10,14 +12,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
-from eros.env import data_secret, envbool, envfloat, envint, envstr
+from eros.env import data_secret, envbool, envfloat, envint, envstr, load_env_file
+from eros.production import (
+    ENVIRONMENTS,
+    LOOPBACK_HOSTS,
+    production_refusal,
+    proxy_ssl_header,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- .env file ---------------------------------------------------------------------------
+# Read before any variable below; the environment wins over the file (EROS_ENV_FILE picks it).
+ENV_FILE = load_env_file(BASE_DIR)
 
 EROS_DATA_DIR = Path(envstr("EROS_DATA_DIR", str(BASE_DIR / ".eros"))).expanduser().resolve()
 #: "development" allows generated secrets; "production" requires them to be configured.
 EROS_ENV = envstr("EROS_ENV", "development").lower()
+if EROS_ENV not in ENVIRONMENTS:
+    # Any third value would be neither guarded like production nor meant as development.
+    raise ImproperlyConfigured(f"EROS_ENV={EROS_ENV!r}: expected development or production")
 DEBUG = envbool("DEBUG", False)
 
 
@@ -25,11 +41,14 @@ SECRET_KEY = envstr("DJANGO_SECRET_KEY") or (
     data_secret(EROS_DATA_DIR, "django_secret_key") if EROS_ENV == "development" else ""
 )
 if not SECRET_KEY:
-    from django.core.exceptions import ImproperlyConfigured
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is required with EROS_ENV=production")
 
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when EROS_ENV is not development")
-
-ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "*").split(",") if h.strip()]
+# Production has no default: a wildcard there is refused (see "Production safety").
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in envstr("ALLOWED_HOSTS", "*" if EROS_ENV == "development" else "").split(",")
+    if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
 
 INSTALLED_APPS = [
@@ -186,6 +205,35 @@ EROS_PLAYGROUND = DEBUG or envbool("EROS_PLAYGROUND", False)
 MAX_MESSAGE_CHARS = envint("MAX_MESSAGE_CHARS", 4000, minimum=1)
 HISTORY_TURNS = envint("HISTORY_TURNS", 20, minimum=0)
 PERSONAS_DIR = Path(envstr("PERSONAS_DIR", str(BASE_DIR / "fixtures" / "personas")))
+
+# --- Production safety ---------------------------------------------------------------------
+# EROS_ENV=production refuses DEBUG, weak secrets, a wildcard ALLOWED_HOSTS and the playground
+# (one line naming the setting), and defaults to HTTPS only: eros runs behind a TLS-terminating
+# proxy that sets X-Forwarded-Proto. With these defaults `manage.py check --deploy` is clean.
+_PRODUCTION = EROS_ENV == "production"
+if _PRODUCTION:
+    _refusal = production_refusal(
+        debug=DEBUG,
+        secret_key=SECRET_KEY,
+        allowed_hosts=ALLOWED_HOSTS,
+        jwt_secret=SUPABASE_JWT_SECRET,
+        playground=EROS_PLAYGROUND,
+    )
+    if _refusal:
+        raise ImproperlyConfigured(_refusal)
+    ALLOWED_HOSTS += [h for h in LOOPBACK_HOSTS if h not in ALLOWED_HOSTS]
+#: Redirect plain HTTP to HTTPS, except the loopback health probes of `up` and the container.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", _PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+#: The header a trusted proxy sets to "https" for TLS requests ("" when there is no proxy).
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(
+    envstr("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if _PRODUCTION else "")
+)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000 if _PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _PRODUCTION)
+# The preload flag only makes the domain eligible; listing it is a separate, manual request.
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", _PRODUCTION)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", _PRODUCTION)
 
 # --- Memory --------------------------------------------------------------------------------
 PROFILE_K_PER_CATEGORY = envint("PROFILE_K_PER_CATEGORY", 2, minimum=0)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 import eros
 from eros.llm.providers import chat_provider_name, embeddings_provider_name
+from eros.production import production_warnings
 
 HEALTH = inline_serializer(
     "Health",
@@ -24,6 +25,12 @@ HEALTH = inline_serializer(
             {"chat": serializers.CharField(), "embeddings": serializers.CharField()},
         ),
         "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "warnings": serializers.ListField(
+            child=serializers.CharField(),
+            required=False,
+            help_text="Present only when there is something to fix, e.g. production running "
+            "on the offline providers; one sentence each.",
+        ),
     },
 )
 
@@ -49,17 +56,15 @@ class HealthApi(APIView):
             database = "ok"
         except Exception:  # the health answer must not fail with the database
             database = "unavailable"
-        return Response(
-            {
-                "status": "ok" if database == "ok" else "degraded",
-                "service": "eros",
-                "version": eros.__version__,
-                "timestamp": timezone.now().isoformat(),
-                "providers": {
-                    "chat": chat_provider_name(),
-                    "embeddings": embeddings_provider_name(),
-                },
-                "database": database,
-            },
-            status=200 if database == "ok" else 503,
-        )
+        body = {
+            "status": "ok" if database == "ok" else "degraded",
+            "service": "eros",
+            "version": eros.__version__,
+            "timestamp": timezone.now().isoformat(),
+            "providers": {"chat": chat_provider_name(), "embeddings": embeddings_provider_name()},
+            "database": database,
+        }
+        warnings = production_warnings()
+        if warnings:
+            body["warnings"] = warnings
+        return Response(body, status=200 if database == "ok" else 503)

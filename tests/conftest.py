@@ -2,7 +2,8 @@
 
 Tests run against real PostgreSQL + pgvector (the embedded server, or ``DATABASE_URL``) and
 real django-q2 in synchronous mode, so post-process tasks run in-process when they are
-enqueued.
+enqueued. A run that starts the embedded server stops it when it ends; one that found it
+running leaves it running.
 """
 
 from __future__ import annotations
@@ -15,6 +16,39 @@ import pytest
 ALICE = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
 BOB = uuid.UUID("00000000-0000-4000-8000-000000000b0b")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+#: Whether this run started the embedded PostgreSQL (and so stops it at the end).
+_OWNS_SERVER = pytest.StashKey[bool]()
+
+
+def _embedded_pgdata() -> str | None:
+    try:
+        from django.conf import settings
+
+        return settings.DATABASES["default"].get("EMBEDDED_PGDATA")
+    except Exception:  # Django is not configured for this run
+        return None
+
+
+def pytest_sessionstart(session):
+    from eros.db import server_running
+
+    pgdata = _embedded_pgdata()
+    session.config.stash[_OWNS_SERVER] = bool(pgdata) and not server_running(pgdata)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    """Stop the embedded server if this run started it (the test database is gone by now)."""
+    if not session.config.stash.get(_OWNS_SERVER, False):
+        return
+    from django.db import connections
+
+    from eros.db import stop_server
+
+    connections.close_all()
+    stop_server(_embedded_pgdata())
 
 
 @pytest.fixture(autouse=True)

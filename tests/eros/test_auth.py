@@ -240,7 +240,15 @@ def test_an_empty_audience_setting_skips_the_audience_check(settings, alice):
 
 def _boot(**env) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "EROS_"))}
-    base.update({"DJANGO_SETTINGS_MODULE": "eros.settings", "DJANGO_SECRET_KEY": "x" * 50})
+    base.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "eros.settings",
+            # What production requires of the rest (eros.production), so only auth can refuse.
+            "DJANGO_SECRET_KEY": "k3y-Z" * 11,
+            "ALLOWED_HOSTS": "eros.example.com",
+            "EROS_ENV_FILE": "",
+        }
+    )
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('booted')"],
         cwd=ROOT,
@@ -262,7 +270,7 @@ def test_production_refuses_to_start_without_a_jwt_source():
     [
         {"SUPABASE_URL": "https://abc.supabase.co"},
         {"SUPABASE_JWKS_URL": "https://id.example.com/jwks.json"},
-        {"SUPABASE_JWT_SECRET": "s3cret"},
+        {"SUPABASE_JWT_SECRET": "s3cret-of-at-least-thirty-two-chars"},
         {"EROS_TOKEN_VALIDATOR": "tests.eros.test_auth.StaticTokenValidator"},
     ],
     ids=["supabase-url", "jwks-url", "secret", "custom-validator"],

@@ -17,6 +17,8 @@ from eros.playground import PLAYGROUND_USER
 from tests.browser import Chromium, chromium_binary
 from tests.live import ROOT
 
+#: A browser on this machine asking for the page by a loopback address.
+LOCAL = {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost:8080"}
 REPLY_CHUNKS = ["Oh,", " hello", " there!", " Tell", " me", " more."]
 REPLY = "".join(REPLY_CHUNKS)
 
@@ -63,7 +65,7 @@ def test_the_playground_setting_is_off_by_default_and_on_with_debug_or_its_varia
 
 def test_the_enabled_playground_carries_a_token_for_the_playground_user(client, settings):
     settings.EROS_PLAYGROUND = True
-    response = client.get("/playground/")
+    response = client.get("/playground/", **LOCAL)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert response["Cache-Control"] == "no-store"
@@ -73,21 +75,55 @@ def test_the_enabled_playground_carries_a_token_for_the_playground_user(client, 
     assert "/static/eros/playground.js" in response.content.decode()
 
 
-def test_the_playground_can_be_opened_as_another_user(client, settings, alice):
+def test_the_playground_mints_no_token_for_any_other_user(client, settings, alice):
     settings.EROS_PLAYGROUND = True
-    config = _config(client.get(f"/playground/?user={alice}"))
-    assert config["user_id"] == str(alice)
-    assert get_validator().validate(config["token"]) == alice
-    response = client.get("/playground/?user=not-a-uuid")
+    response = client.get(f"/playground/?user={alice}", **LOCAL)
+    assert response.status_code == 200
+    assert _config(response) == {"token": None, "user_id": None}
+    assert _config(client.get(f"/playground/?user={PLAYGROUND_USER}", **LOCAL))["token"]
+    response = client.get("/playground/?user=not-a-uuid", **LOCAL)
     assert response.status_code == 400
     assert response.json()["error"] == "bad_request"
 
 
-def test_outside_development_the_playground_hands_out_no_token(client, settings, alice):
+@pytest.mark.parametrize(
+    "request_from",
+    [
+        {"REMOTE_ADDR": "192.0.2.7", "HTTP_HOST": "localhost:8080"},
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "rebound.example.com:8080"},
+        {"REMOTE_ADDR": "::ffff:192.0.2.7", "HTTP_HOST": "127.0.0.1:8080"},
+    ],
+    ids=["remote-client", "dns-rebinding-host", "mapped-remote-client"],
+)
+def test_the_playground_mints_no_token_off_this_machine(client, settings, request_from):
+    settings.EROS_PLAYGROUND = True
+    response = client.get("/playground/", **request_from)
+    assert response.status_code == 200
+    assert _config(response) == {"token": None, "user_id": None}
+
+
+@pytest.mark.parametrize(
+    "request_from",
+    [
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8080"},
+        {"REMOTE_ADDR": "::1", "HTTP_HOST": "[::1]:8080"},
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "eros.localhost"},
+    ],
+    ids=["ipv4", "ipv6", "dot-localhost"],
+)
+def test_the_playground_mints_the_development_token_on_loopback(client, settings, request_from):
+    settings.EROS_PLAYGROUND = True
+    config = _config(client.get("/playground/", **request_from))
+    assert get_validator().validate(config["token"]) == PLAYGROUND_USER
+
+
+def test_in_production_the_playground_is_off_even_when_enabled(client, settings, alice):
     settings.EROS_PLAYGROUND = True
     settings.EROS_ENV = "production"
-    config = _config(client.get(f"/playground/?user={alice}"))
-    assert config == {"token": None, "user_id": None}
+    for path in ("/playground/", f"/playground/?user={alice}"):
+        response = client.get(path, **LOCAL)
+        assert response.status_code == 404
+        assert response.json()["error"] == "not_found"
 
 
 def test_the_playground_script_is_served_by_eros(client):
@@ -110,15 +146,16 @@ LAST_REPLY = "[...document.querySelectorAll('#transcript li')].at(-1)"
 
 @pytest.mark.django_db(transaction=True)
 def test_a_browser_chats_with_a_persona_through_the_streamed_playground(
-    playground_server, personas, alice, tmp_path
+    playground_server, personas, tmp_path
 ):
+    user = PLAYGROUND_USER
     server = playground_server
     server.script(REPLY_CHUNKS, delay_s=0.12)
     persona = sorted(personas.values(), key=lambda g: g.name)[1]
     screenshot = django_settings.EROS_DATA_DIR / "artifacts" / "playground.png"
 
     with Chromium(chromium_binary(), tmp_path / "profile") as browser:
-        browser.navigate(f"{server.base}/playground/?user={alice}")
+        browser.navigate(f"{server.base}/playground/")
         assert browser.wait_for("document.querySelectorAll('#persona-select option').length") == 3
         # The development token is on the page, so nobody is asked for one.
         assert browser.evaluate("getComputedStyle(document.getElementById('auth')).display") == (
@@ -164,7 +201,7 @@ def test_a_browser_chats_with_a_persona_through_the_streamed_playground(
         assert "replied" in browser.evaluate("document.getElementById('turn-info').textContent")
 
         # A cold relationship at the tenth message: the turn is ghosted, and shown as such.
-        session = ChatSession.objects.get(user_id=alice)
+        session = ChatSession.objects.get(user_id=user)
         for i in range(6):
             ChatMessage.objects.create(
                 session=session, role="user", content=f"earlier {i}", turn_status="replied"

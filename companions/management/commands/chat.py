@@ -12,7 +12,7 @@ import uuid
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from eros.auth import DEV_USER_ID
+from eros.management.commands.token import development_user
 
 
 class Command(BaseCommand):
@@ -20,9 +20,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--persona", help="persona name (default: the first by name)")
-        parser.add_argument("--user", type=uuid.UUID, default=DEV_USER_ID, help="user id (UUID)")
+        parser.add_argument(
+            "--user",
+            type=uuid.UUID,
+            default=None,
+            help="user id (UUID); the development user by default, required in production",
+        )
 
-    def handle(self, *args, persona=None, user=DEV_USER_ID, **options):
+    def handle(self, *args, persona=None, user=None, **options):
         from django_q.conf import Conf
 
         from companions.scopes import resolve_affinity_scope, resolve_memory_scope
@@ -31,6 +36,7 @@ class Command(BaseCommand):
         from personas.models import PersonaGenome
         from personas.selectors import persona_list_active
 
+        user = user or development_user()
         Conf.SYNC = True  # post-process in this process: no worker needed for the terminal
         call_command("migrate", interactive=False, verbosity=0)
         if not PersonaGenome.objects.exists():

@@ -3,7 +3,12 @@
 With nothing configured this brings up the whole engine on this machine: the embedded
 database, the offline model providers, a development JWT secret, uvicorn (ASGI) on port 8080,
 one django-q2 cluster with the dreaming schedule, and prints a token with a curl example that
-works when pasted.
+works when pasted. With ``EROS_ENV=production`` it mints, prints and stores nothing for a
+development user: no token, no session, no operator password.
+
+It checks its port before anything else (exit code 2 when it is taken). Ctrl-C, SIGINT or
+SIGTERM to this process stops everything it started within seconds: the web server, every
+django-q2 process, and the embedded PostgreSQL when this command started it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,9 +26,14 @@ import httpx
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError, connections
 
 from eros.auth import DEV_USER_ID
+from eros.children import ChildProcesses, become_subreaper
+from eros.cli import CONFIG_ERROR_EXIT
+from eros.db import server_running, stop_server
 from eros.llm.providers import chat_provider_name, embeddings_provider_name
+from eros.production import production_warnings
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -40,6 +51,30 @@ def wait_healthy(base: str, web: subprocess.Popen, timeout: float = 60.0) -> Non
             pass
         time.sleep(0.2)
     raise CommandError(f"the web server did not become healthy within {timeout:.0f}s")
+
+
+def port_unavailable(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (e.g. "Address already in use"), or None.
+
+    Binds and closes a socket the way uvicorn will (``SO_REUSEADDR``, so a port in TIME_WAIT
+    counts as free).
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"cannot resolve {host}: {exc.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -63,6 +98,45 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, workers, no_worker, skip_seed, **options):
         t0 = time.perf_counter()
+        # Before anything else: a second `up` must not migrate, print a banner or mint a token.
+        problem = port_unavailable(host, port)
+        if problem:
+            raise CommandError(
+                f"cannot listen on {host}:{port}: {problem} (another eros? choose --port)",
+                returncode=CONFIG_ERROR_EXIT,
+            )
+        # Handle both explicitly: a shell's background job starts with SIGINT ignored, and
+        # systemd or supervisord stop a service with SIGTERM.
+        signal.signal(signal.SIGINT, _interrupted)
+        signal.signal(signal.SIGTERM, _interrupted)
+        become_subreaper()
+        db = settings.DATABASES["default"]
+        pgdata = db.get("EMBEDDED_PGDATA")
+        # Stop at exit only an embedded server that this command starts.
+        owns_server = bool(pgdata) and not server_running(pgdata)
+        children = ChildProcesses()
+        try:
+            self._run(
+                children,
+                t0=t0,
+                host=host,
+                port=port,
+                workers=workers,
+                no_worker=no_worker,
+                skip_seed=skip_seed,
+            )
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping ...")
+        finally:
+            # A second Ctrl-C or SIGTERM must not cut the clean-up short; it is bounded anyway.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            children.stop()
+            connections.close_all()
+            if owns_server and stop_server(pgdata):
+                self.stdout.write(f"stopped the embedded PostgreSQL in {pgdata}")
+
+    def _run(self, children, *, t0, host, port, workers, no_worker, skip_seed) -> None:
         db = settings.DATABASES["default"]
         where = (
             f"embedded PostgreSQL in {db['EMBEDDED_PGDATA']}"
@@ -70,7 +144,11 @@ class Command(BaseCommand):
             else f"{db.get('HOST') or 'local socket'}/{db.get('NAME')}"
         )
         started = self._step(f"database: {where}; applying migrations")
-        call_command("migrate", interactive=False, verbosity=0)
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+        except OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CommandError(f"cannot reach the database ({where}): {reason}") from exc
         self._done(started)
 
         if not skip_seed:
@@ -96,8 +174,9 @@ class Command(BaseCommand):
                     "(offline: deterministic replies, no API keys needed)"
                 )
             )
+        for warning in production_warnings():
+            self.stdout.write(self.style.ERROR(f"  WARNING: {warning}"))
 
-        procs: list[subprocess.Popen] = []
         web_cmd = [
             sys.executable,
             "-m",
@@ -114,40 +193,20 @@ class Command(BaseCommand):
             "--no-access-log",
         ]
         started = self._step(f"starting web server on http://{host}:{port}")
-        procs.append(subprocess.Popen(web_cmd, cwd=BASE_DIR))
+        web = children.start(web_cmd, cwd=BASE_DIR)
         if not no_worker:
-            procs.append(subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=BASE_DIR))
+            children.start([sys.executable, "manage.py", "qcluster"], cwd=BASE_DIR)
 
-        def stop(*_):
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-
-        def interrupted(signum, frame):
-            raise KeyboardInterrupt
-
-        # Handle both explicitly: a shell's background job starts with SIGINT ignored.
-        signal.signal(signal.SIGINT, interrupted)
-        signal.signal(signal.SIGTERM, interrupted)
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-        try:
-            wait_healthy(base, procs[0])
-            self._done(started)
-            self._print_welcome(base, time.perf_counter() - t0)
-            while all(p.poll() is None for p in procs):
-                time.sleep(0.5)
-            failed = [p.args for p in procs if p.poll() not in (None, 0)]
-            if failed:
-                raise CommandError(f"a child process exited: {failed[0]}")
-        except KeyboardInterrupt:
-            self.stdout.write("\nstopping ...")
-        finally:
-            stop()
+        wait_healthy(base, web)
+        self._done(started)
+        self._print_welcome(base, time.perf_counter() - t0)
+        while not children.exited():
+            children.reap_adopted()
+            time.sleep(0.5)
+        failed = [p.args for p in children.exited() if p.returncode != 0]
+        if failed:
+            raise CommandError(f"a child process exited: {failed[0]}")
 
     def _print_welcome(self, base: str, elapsed: float) -> None:
         from companions.services.sessions import session_start
@@ -161,6 +220,13 @@ class Command(BaseCommand):
         if settings.EROS_PLAYGROUND:
             self.stdout.write(f"  playground: {base}/playground/")
         self.stdout.write(f"  {operator_account_note()}")
+        if settings.EROS_ENV != "development":
+            # Production mints, prints and stores nothing for a development user.
+            self.stdout.write(
+                "  tokens: issued by your identity provider (SUPABASE_URL, SUPABASE_JWKS_URL or "
+                "SUPABASE_JWT_SECRET)\nSIGTERM or Ctrl+C stops eros."
+            )
+            return
         persona = persona_list_active().first()
         try:
             token = mint_token(DEV_USER_ID)
