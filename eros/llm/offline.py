@@ -16,7 +16,9 @@ Payload keys per ``request.task`` (``ChatRequest.payload``; missing keys count a
     ``friend``, ``romantic``, ``frenemy``, ``slow_burn``). ``affinity``: dict of the six axes
     in [0, 1]. ``recalled``: memory contents, best first (may be empty). ``insights``: the
     user's profile dict (unused). ``user_message``: str. ``turn``: int, the user's message
-    count. Returns 1–3 English sentences, passed through ``clean_response``.
+    count. ``variation``: int, optional; a non-zero value picks other templates for the same
+    message (a regenerated reply). Returns 1–3 English sentences, passed through
+    ``clean_response``.
 ``insight_extraction`` with ``step`` = ``"facts"``
     ``user_message``, ``reply`` (the reply is not mined: facts are about the user). Returns
     ``{"facts": [str, ...]}`` with lowercase third-person facts such as ``"lives in Lisbon"``,
@@ -1026,7 +1028,8 @@ def _compose_reply(payload: Mapping[str, Any]) -> str:
     recalled = [r for r in _list(payload.get("recalled")) if isinstance(r, str) and r.strip()]
     user_message = _str(payload.get("user_message"))
     turn = payload.get("turn") if isinstance(payload.get("turn"), int) else 0
-    seed = _seed(name, user_message, str(turn))
+    variation = payload.get("variation") if isinstance(payload.get("variation"), int) else 0
+    seed = _seed(name, user_message, str(turn), *([str(variation)] if variation else []))
 
     def pick(options: Sequence[str], salt: str) -> str:
         return options[_hash_int(seed, salt) % len(options)]
@@ -1052,7 +1055,8 @@ def _compose_reply(payload: Mapping[str, Any]) -> str:
     close = label in {"friend", "romantic"} or (
         _float(affinity.get("warmth")) >= 0.6 and _float(affinity.get("trust")) >= 0.5
     )
-    wants_question = topics and not asked and not tense
+    # A regenerated reply (variation) may ask back even when asked, so that it reads anew.
+    wants_question = topics and (not asked or variation) and not tense
     wants_question = wants_question and (not recalled or _hash_int(seed, "ask") % 2 == 0)
     if wants_question and _sentences(parts) < 3:
         parts.append(pick(_TOPIC_QUESTION[style], "question").format(topic=topic))
