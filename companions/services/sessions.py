@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from companions.models import ChatMessage, ChatSession
 from eros.errors import Conflict, Forbidden, NotFound, Validation
-from insights.models import CompanionInsights
+from insights.selectors import insight_preferred_name
 from personas.cards import fill_placeholders
 from personas.models import PersonaGenome, PersonaInstance
 from personas.services import instance_get_or_create
@@ -29,15 +29,6 @@ class SessionStart:
     instance: PersonaInstance
     is_new: bool
     greeting: ChatMessage | None = None
-
-
-def user_display_name(*, user_id: uuid.UUID) -> str | None:
-    """The user's ``preferred_name`` from their insight profile, or None when unknown."""
-    insights = (
-        CompanionInsights.objects.filter(user_id=user_id).values_list("insights", flat=True).first()
-    )
-    name = insights.get("preferred_name") if isinstance(insights, dict) else None
-    return name.strip() if isinstance(name, str) and name.strip() else None
 
 
 def greeting_text(*, genome: PersonaGenome, user_name: str | None) -> str | None:
@@ -110,7 +101,8 @@ def session_start(
             last_active_at=now,
             created_at=now,
         )
-        text = greeting_text(genome=instance.genome, user_name=user_display_name(user_id=user_id))
+        name = insight_preferred_name(user_id=user_id)
+        text = greeting_text(genome=instance.genome, user_name=name)
         greeting = None
         if text:
             greeting = ChatMessage.objects.create(

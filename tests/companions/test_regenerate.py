@@ -16,6 +16,7 @@ from eros.llm.fakes import FakeChatModel, FakeEmbedder
 from eros.llm.offline import OfflineChatModel
 from insights.models import CompanionInsights
 from memory.models import CompanionMemory
+from personas.models import PersonaInstance
 from tests.api import assert_error
 from tests.companions.test_post_process import enqueue_only
 
@@ -79,6 +80,7 @@ def test_regenerate_replaces_the_last_reply_and_history_shows_only_the_new_one(
     settings.EROS_CHAT_MODEL = scripted("Porto! Lovely.", "Surfing before work? Brave.")
     client = client_for(alice)
     first = _send(client, alice_session)
+    first_model = ChatMessage.objects.get(id=first["message_id"]).context["model"]
 
     response = _regenerate(client, alice_session)
 
@@ -100,7 +102,7 @@ def test_regenerate_replaces_the_last_reply_and_history_shows_only_the_new_one(
     assert not ChatMessage.objects.filter(id=first["message_id"]).exists()
     assert str(new_reply.reply_to_id) == first["user_message_id"]
     assert new_reply.context["replaced"] == [
-        {"id": first["message_id"], "content": "Porto! Lovely.", "model": "x-ai/grok-4-fast"}
+        {"id": first["message_id"], "content": "Porto! Lovely.", "model": first_model}
     ]
     history = client.get(f"/comp/chat/{alice_session.id}/history").json()
     assert [(m["role"], m["content"]) for m in history["messages"]] == [
@@ -319,6 +321,8 @@ def test_unknown_and_foreign_sessions_and_bad_scopes_are_refused(
         "validation_error",
     )
     assert "memory_scope" in body["details"]
+    PersonaInstance.objects.filter(id=alice_session.instance_id).update(status="archived")
+    assert_error(_regenerate(client_for(alice), alice_session), 404, "not_found")
     assert ChatMessage.objects.get(session=alice_session, role="assistant").content == "a reply"
 
 
