@@ -48,6 +48,7 @@ from companions.services.chat_pipeline import (
 )
 from companions.services.erase import ERASED_KINDS, user_data_erase
 from companions.services.gifts import gift_apply
+from companions.services.regenerate import turn_regenerate
 from companions.services.sessions import session_start
 from companions.services.streaming import turn_stream
 from companions.services.turn_sweeper import turn_fail_if_stale
@@ -194,6 +195,24 @@ class MessageInputSerializer(serializers.Serializer):
         return {"text": text, "memory_scope": memory_scope, "affinity_axes": affinity_axes}
 
 
+class RegenerateInputSerializer(serializers.Serializer):
+    """Optional prompt-assembly scopes for the new reply (as on ``/message``)."""
+
+    memory_scope = MemoryScopeField(required=False, allow_null=True)
+    affinity_scope = AffinityScopeField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        try:
+            memory_scope = resolve_memory_scope(attrs.get("memory_scope"))
+        except ScopeError as exc:
+            raise serializers.ValidationError({"memory_scope": [str(exc)]}) from None
+        try:
+            affinity_axes = resolve_affinity_scope(attrs.get("affinity_scope"))
+        except (ScopeError, TypeError) as exc:
+            raise serializers.ValidationError({"affinity_scope": [str(exc)]}) from None
+        return {"memory_scope": memory_scope, "affinity_axes": affinity_axes}
+
+
 def _validated_message(request) -> dict:
     data = MessageInputSerializer(data=request.data)
     data.is_valid(raise_exception=True)
@@ -307,6 +326,35 @@ class ChatMessageApi(APIView):
                 }
             ).data
         )
+
+
+class ChatRegenerateApi(APIView):
+    """Replace the persona's last reply with a new one (same response shape as ``/message``).
+
+    Only the reply to the session's newest user message can be replaced, and only while it is
+    the newest message. The old reply disappears from the history and from the next turn's
+    prompt; ``message_id`` is the new reply's id. Post-process (affinity, insights, memory) stays
+    once per user message. 409 ``conflict`` when there is nothing to regenerate
+    (``details.turn_status``: no message yet, or the last turn is ``pending``, ``ghosted`` or
+    ``failed``; a greeting is not regenerated) or the conversation moved on meanwhile; 502 when
+    the model provider fails (the old reply stays).
+    """
+
+    @extend_schema(
+        tags=["companion"],
+        operation_id="chat_regenerate",
+        request=RegenerateInputSerializer,
+        responses={
+            200: ChatMessageApi.OutputSerializer,
+            **error_responses(400, 403, 404, 409, 502),
+        },
+    )
+    def post(self, request, session_id):
+        session = session_for_user(session_id=session_id, user_id=request.user.id)
+        data = RegenerateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = turn_regenerate(session=session, **data.validated_data)
+        return Response(ChatMessageApi.OutputSerializer(_message_output(outcome, session)).data)
 
 
 class ChatMessageAsyncApi(APIView):

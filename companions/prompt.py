@@ -3,7 +3,8 @@
 Order (DESIGN §5), chosen so that providers can cache the unchanging prefix:
 
 1. the genome's ``system_prompt`` and the persona card (name, age, backstory, speech style,
-   quirks, topics);
+   quirks, topics; a character card's description, personality, scenario and example
+   dialogue);
 2. what the persona knows about the user (insight bullets per ``memory_scope``, profile
    memories grouped by category);
 3. what only the two of them share (relationship memories);
@@ -11,7 +12,9 @@ Order (DESIGN §5), chosen so that providers can cache the unchanging prefix:
 5. the reply style chosen by the PDE;
 6. output rules.
 
-The persona answers in the language the user writes in.
+The persona answers in the language the user writes in. Character-card placeholders in the
+persona's texts are filled: ``{{char}}`` with the persona's name, ``{{user}}`` with the user's
+preferred name when the profile has one, else "the user".
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from companions.domain.types import AXES, ReplyStyle
 from companions.scopes import MemoryScope, length_tier
 from insights.schema import render_bullets
 from memory.selectors import Recall
+from personas.cards import fill_placeholders
+
+#: What ``{{user}}`` becomes in the persona's texts while the user's name is unknown.
+UNKNOWN_USER_IN_PROMPT = "the user"
 
 CATEGORY_TITLES = {
     "emotion": "Feelings and tendencies",
@@ -60,6 +67,7 @@ class PromptInputs:
 
 
 def _card(name: str, meta: Mapping[str, Any]) -> list[str]:
+    """The "Who you are" lines. Texts still hold their placeholders; the caller fills them."""
     lines = [f"Name: {name}"]
     age = meta.get("age")
     if isinstance(age, int) and not isinstance(age, bool):
@@ -68,6 +76,9 @@ def _card(name: str, meta: Mapping[str, Any]) -> list[str]:
         ("mbti", "Temperament (MBTI)"),
         ("backstory", "Backstory"),
         ("speech_style", "How you talk"),
+        ("description", "Description"),
+        ("personality", "Personality"),
+        ("scenario", "Scenario"),
     ):
         value = meta.get(key)
         if isinstance(value, str) and value.strip():
@@ -78,6 +89,11 @@ def _card(name: str, meta: Mapping[str, Any]) -> list[str]:
             items = [v for v in value if isinstance(v, str) and v.strip()]
             if items:
                 lines.append(f"{title}: {', '.join(items)}")
+    example = meta.get("example_dialogue")
+    if isinstance(example, str) and example.strip():
+        # Card convention: <START> opens each example exchange; it is a marker, not speech.
+        text = "\n".join(line for line in example.strip().splitlines() if line.strip() != "<START>")
+        lines.append(f"Example dialogue (how you sound; never repeat it word for word):\n{text}")
     return lines
 
 
@@ -124,10 +140,16 @@ def mood_directives(vector: Mapping[str, float], axes: frozenset[str]) -> list[s
 def build_system_prompt(inp: PromptInputs) -> str:
     """The system message for one reply turn (sections in the module docstring's order)."""
     parts: list[str] = []
-    base = inp.system_prompt.strip()
+    preferred = inp.insights.get("preferred_name") if isinstance(inp.insights, Mapping) else None
+    user = preferred if isinstance(preferred, str) and preferred else UNKNOWN_USER_IN_PROMPT
+
+    def fill(text: str) -> str:
+        return fill_placeholders(text, char=inp.persona_name, user=user)
+
+    base = fill(inp.system_prompt.strip())
     if base:
         parts.append(base)
-    parts.append("## Who you are\n" + "\n".join(_card(inp.persona_name, inp.art_metadata)))
+    parts.append("## Who you are\n" + fill("\n".join(_card(inp.persona_name, inp.art_metadata))))
 
     known: list[str] = []
     if inp.memory_scope.insights != "off":

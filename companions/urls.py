@@ -6,6 +6,11 @@ urlpatterns = [
     path("chat/start", apis.ChatStartApi.as_view(), name="chat-start"),
     path("chat/<uuid:session_id>/message", apis.ChatMessageApi.as_view(), name="chat-message"),
     path(
+        "chat/<uuid:session_id>/regenerate",
+        apis.ChatRegenerateApi.as_view(),
+        name="chat-regenerate",
+    ),
+    path(
         "chat/<uuid:session_id>/message_async",
         apis.ChatMessageAsyncApi.as_view(),
         name="chat-message-async",

@@ -66,8 +66,20 @@ class CompanionInsightsAdmin(EngineAdmin):
     list_display = ["user_id", "training_level_column", "populated_fields", "updated_at"]
     list_filter = [TrainingLevelFilter, UserFilter]
     ordering = ["-updated_at"]
-    fields = ["user", "training_level_column", "profile", "unknown_keys", "updated_at"]
+    fields = [
+        "user",
+        "preferred_name",
+        "training_level_column",
+        "profile",
+        "unknown_keys",
+        "updated_at",
+    ]
     readonly_fields = fields
+
+    @admin.display(description="preferred name")
+    def preferred_name(self, obj: CompanionInsights) -> str:
+        data = obj.insights if isinstance(obj.insights, dict) else {}
+        return data.get(schema.NAME_FIELD.name) or "—"
 
     @admin.display(description="training level", ordering="training_level")
     def training_level_column(self, obj: CompanionInsights) -> str:

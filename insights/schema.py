@@ -32,7 +32,13 @@ FIELDS: tuple[Field, ...] = (
     Field("personality_traits", "list", 0.15, "Personality traits"),
     Field("matching_preferences", "object", 0.10, "Matching preferences"),
 )
-BY_NAME = {f.name: f for f in FIELDS}
+#: What the user likes to be called (fills a greeting's ``{{user}}``): eros's addition, kept
+#: apart from FIELDS because it says who the user is, not how well eros knows them, so it
+#: has no weight and ``training_level`` stays the reference's.
+NAME_FIELD = Field("preferred_name", "str", 0.0, "Preferred name")
+#: Every field the profile may hold, in render order: the name, then FIELDS.
+ALL_FIELDS: tuple[Field, ...] = (NAME_FIELD, *FIELDS)
+BY_NAME = {f.name: f for f in ALL_FIELDS}
 
 #: Fields never rendered into a prompt (matching-only data).
 NEVER_RENDERED = frozenset({"matching_preferences"})
@@ -150,7 +156,7 @@ def render_bullets(insights: Any, *, neutral: bool) -> list[tuple[str, str]]:
     if not isinstance(insights, dict):
         return []
     bullets = []
-    for f in FIELDS:
+    for f in ALL_FIELDS:
         if f.name in NEVER_RENDERED or (neutral and f.intimate):
             continue
         value = insights.get(f.name)

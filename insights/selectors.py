@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from insights.models import CompanionInsights
+from insights.schema import NAME_FIELD
 
 
 def insights_for_user(*, user_id: uuid.UUID) -> dict[str, Any] | None:
@@ -23,3 +24,10 @@ def insight_training_level(*, user_id: uuid.UUID) -> float:
         .first()
         or 0.0
     )
+
+
+def insight_preferred_name(*, user_id: uuid.UUID) -> str | None:
+    """What the user likes to be called (``preferred_name``), or None when eros does not know."""
+    insights = insights_for_user(user_id=user_id)
+    name = insights.get(NAME_FIELD.name) if isinstance(insights, dict) else None
+    return name.strip() if isinstance(name, str) and name.strip() else None

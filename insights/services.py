@@ -21,7 +21,7 @@ from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_model_config
 from insights.models import CompanionInsights
-from insights.schema import FIELDS, MAX_LIST_ITEMS, sanitize, training_level
+from insights.schema import ALL_FIELDS, MAX_LIST_ITEMS, sanitize, training_level
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def insight_extract(
         return {}
     existing_row = CompanionInsights.objects.filter(user_id=user_id).first()
     existing = existing_row.insights if existing_row else {}
-    schema = "\n".join(f"- {f.name}: {_SHAPES[f.kind]}" for f in FIELDS)
+    schema = "\n".join(f"- {f.name}: {_SHAPES[f.kind]}" for f in ALL_FIELDS)
     structure_prompt = (
         "Update a user profile from new facts. Fill only fields you are confident about; "
         "never invent. Write values in the user's own language.\n"

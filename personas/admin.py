@@ -1,26 +1,34 @@
-"""Persona admin: genomes are editable (``art_metadata`` validated as the loader does), instances
-are read-only, and :func:`persona_name` lets other admins show a persona by name in one query."""
+"""Persona admin: genomes are editable (``art_metadata`` validated as the loader does) and can be
+imported from a character card upload; instances are read-only; :func:`persona_name` lets
+other admins show a persona by name in one query."""
 
 from __future__ import annotations
 
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Subquery, TextField, Value
 from django.db.models.functions import Coalesce
 from django.forms.fields import InvalidJSONInput
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from eros.admin import (
     ADMIN_CSS,
     EngineAdmin,
     NoCountPaginator,
     UuidInputFilter,
+    change_url,
     changelist_url,
     link,
 )
-from personas.loader import ArtMetadataError, validate_art_metadata
+from personas.cards import MAX_CARD_BYTES
+from personas.loader import ArtMetadataError, PersonaFileError, validate_art_metadata
 from personas.models import PersonaGenome, PersonaInstance
+from personas.services import persona_import_card
 
 
 def persona_name(instance_field: str = "instance_id") -> Subquery:
@@ -54,6 +62,7 @@ class PersonaGenomeForm(forms.ModelForm):
             "name",
             "system_prompt",
             "tip_personality",
+            "greeting",
             "avatar_url",
             "art_metadata",
             "is_active",
@@ -62,6 +71,7 @@ class PersonaGenomeForm(forms.ModelForm):
         widgets = {
             "name": forms.TextInput(attrs={"size": 40}),
             "tip_personality": forms.TextInput(attrs={"size": 40}),
+            "greeting": forms.Textarea(attrs={"rows": 4, "cols": 100}),
             "avatar_url": forms.TextInput(attrs={"size": 80}),
             "art_metadata": forms.Textarea(attrs={"rows": 24, "cols": 100}),
         }
@@ -88,6 +98,9 @@ class PersonaGenomeForm(forms.ModelForm):
     def clean_avatar_url(self) -> str | None:
         return (self.cleaned_data.get("avatar_url") or "").strip() or None
 
+    def clean_greeting(self) -> str | None:
+        return (self.cleaned_data.get("greeting") or "").strip() or None
+
     def clean_art_metadata(self) -> dict:
         data = self.cleaned_data.get("art_metadata")
         if data is None:
@@ -99,18 +112,37 @@ class PersonaGenomeForm(forms.ModelForm):
             raise forms.ValidationError(f"{where}: {exc.reason}") from exc
 
 
+class CardUploadForm(forms.Form):
+    """One character card file (V2/V3, ``.png`` or ``.json``), parsed by :mod:`personas.cards`."""
+
+    card = forms.FileField(
+        help_text="A Character Card V2 or V3: a .png with a 'chara'/'ccv3' text chunk, or a "
+        ".json file. A genome with the card's name is refreshed; otherwise one is added."
+    )
+
+    def clean_card(self):
+        upload = self.cleaned_data["card"]
+        if upload.size > MAX_CARD_BYTES:
+            raise forms.ValidationError(f"The file is over {MAX_CARD_BYTES // 2**20} MiB.")
+        return upload
+
+
 @admin.register(PersonaGenome)
 class PersonaGenomeAdmin(admin.ModelAdmin):
-    """Editable genomes; deactivate (``is_active``) rather than delete: instances keep them."""
+    """Editable genomes; deactivate (``is_active``) rather than delete: instances keep them.
+
+    ``import-card/`` takes a character card upload and upserts its genome by name.
+    """
 
     form = PersonaGenomeForm
+    change_list_template = "admin/personas/personagenome/change_list.html"
     list_display = ["name", "is_active", "model_override", "instance_count", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name"]
     readonly_fields = ["id", "created_at", "instances_link"]
     fieldsets = [
         (None, {"fields": ["id", "name", "is_active", "created_at", "instances_link"]}),
-        ("Prompt", {"fields": ["system_prompt", "tip_personality"]}),
+        ("Prompt", {"fields": ["system_prompt", "tip_personality", "greeting"]}),
         ("Card", {"fields": ["avatar_url", "art_metadata"]}),
     ]
     show_full_result_count = False
@@ -139,6 +171,44 @@ class PersonaGenomeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_urls(self):
+        return [
+            path(
+                "import-card/",
+                self.admin_site.admin_view(self.import_card_view),
+                name="personas_personagenome_import_card",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_card_view(self, request):
+        """Upload form for a character card; on success, the imported genome's change page."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = CardUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["card"]
+            try:
+                outcome = persona_import_card(data=upload.read(), filename=upload.name)
+            except PersonaFileError as exc:
+                where = f"{exc.field}: " if exc.field else ""
+                form.add_error("card", f"{where}{exc.reason}")
+            else:
+                self.message_user(
+                    request,
+                    f"{outcome.name}: {outcome.action} from {upload.name}.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(change_url(PersonaGenome, outcome.genome_id))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import a character card",
+            "form": form,
+            "changelist_url": reverse("admin:personas_personagenome_changelist"),
+        }
+        return TemplateResponse(request, "admin/personas/personagenome/import_card.html", context)
 
     @admin.display(description="model override")
     def model_override(self, obj: PersonaGenome) -> str:

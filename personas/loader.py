@@ -36,16 +36,27 @@ _RUST_WHITESPACE = (
     + "\u2028\u2029\u202f\u205f\u3000"
 )
 
-_STRING_KEYS = ("gender", "mbti", "backstory", "speech_style")
-_STRING_ARRAY_KEYS = ("quirks", "topics")
+_STRING_KEYS = (
+    "gender",
+    "mbti",
+    "backstory",
+    "speech_style",
+    # Character-card fields (personas.cards); the prompt renders the first four.
+    "description",
+    "personality",
+    "scenario",
+    "example_dialogue",
+    "creator_notes",
+)
+_STRING_ARRAY_KEYS = ("quirks", "topics", "tags", "alternate_greetings")
 
 
 @dataclass(frozen=True)
 class PersonaSpec:
     """One persona genome as read from a file, ready to upsert by `name`.
 
-    `name` and `system_prompt` are trimmed and non-blank; `tip_personality` and
-    `avatar_url` are trimmed strings or None (absent or blank); `art_metadata` is a
+    `name` and `system_prompt` are trimmed and non-blank; `tip_personality`, `avatar_url`
+    and `greeting` are trimmed strings or None (absent or blank); `art_metadata` is a
     JSON-compatible dict, `{}` when the file has no `[art_metadata]` table.
     """
 
@@ -55,6 +66,7 @@ class PersonaSpec:
     avatar_url: str | None
     art_metadata: dict[str, Any]
     path: Path
+    greeting: str | None = None
 
 
 class ArtMetadataError(ValueError):
@@ -129,9 +141,10 @@ def _check_json_compatible(value: Any, field: str) -> None:
 def validate_art_metadata(data: Any) -> dict[str, Any]:
     """Check the conventional `art_metadata` keys and return the dict unchanged.
 
-    Known keys: gender, mbti, backstory, speech_style -> string; model -> non-blank string
-    (an OpenRouter-style slug); age -> integer in [0, 2147483647], not a boolean;
-    quirks, topics -> array of strings. Other keys pass through but must be
+    Known keys: gender, mbti, backstory, speech_style, description, personality, scenario,
+    example_dialogue, creator_notes -> string; model -> non-blank string (an OpenRouter-style
+    slug); age -> integer in [0, 2147483647], not a boolean; quirks, topics, tags,
+    alternate_greetings -> array of strings. Other keys pass through but must be
     JSON-compatible (no dates, NaN or inf). Raises ArtMetadataError(field, reason) on the
     first problem; reference eros-engine-core.md §3.
     """
@@ -192,7 +205,8 @@ def load_persona_file(path: Path | str) -> PersonaSpec:
     """Parse one persona TOML file into a PersonaSpec.
 
     Keys: `name` and `system_prompt` (required non-blank strings, trimmed),
-    `tip_personality` and `avatar_url` (optional strings; blank counts as absent),
+    `tip_personality`, `avatar_url` and `greeting` (optional strings; blank counts as
+    absent; the greeting may use the `{{user}}` and `{{char}}` placeholders),
     `[art_metadata]` (optional table, checked by validate_art_metadata). Unknown top-level
     keys are ignored, as in the reference. Raises PersonaFileError: field None for an
     unreadable file, invalid UTF-8 or a TOML syntax error (whose reason names the line).
@@ -216,6 +230,7 @@ def load_persona_file(path: Path | str) -> PersonaSpec:
     system_prompt = _required_text(raw, "system_prompt", path)
     tip_personality = _optional_text(raw, "tip_personality", path)
     avatar_url = _optional_text(raw, "avatar_url", path)
+    greeting = _optional_text(raw, "greeting", path)
 
     # The reference stores JSON null when the table is absent; eros stores {} so that
     # every reader can treat art_metadata as an object without a None check.
@@ -233,6 +248,7 @@ def load_persona_file(path: Path | str) -> PersonaSpec:
         avatar_url=avatar_url,
         art_metadata=art_metadata,
         path=path,
+        greeting=greeting,
     )
 
 

@@ -14,12 +14,17 @@ from django.db.models.functions import Now
 
 
 class PersonaGenome(models.Model):
-    """A persona template: name, system prompt, tip personality and the persona card."""
+    """A persona template: name, system prompt, tip personality, greeting and the persona card.
+
+    ``greeting`` (optional) is the persona's first message of every new session; it may hold
+    the character-card placeholders ``{{user}}`` and ``{{char}}``.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=RandomUUID())
     name = models.TextField()
     system_prompt = models.TextField()
     tip_personality = models.TextField(null=True, blank=True)
+    greeting = models.TextField(null=True, blank=True)
     avatar_url = models.TextField(null=True, blank=True)
     art_metadata = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True, db_default=True)

@@ -103,11 +103,15 @@ def personas(db):
 
 @pytest.fixture
 def alice_session(personas, alice):
-    """A session of alice with the first persona (by name)."""
+    """A session of alice with the first persona (by name), its greeting taken out so that a
+    test sees only the messages it sends (tests/companions/test_greeting.py covers greetings)."""
+    from companions.models import ChatMessage
     from companions.services.sessions import session_start
 
     genome = sorted(personas.values(), key=lambda g: g.name)[0]
-    return session_start(user_id=alice, genome_id=genome.id).session
+    session = session_start(user_id=alice, genome_id=genome.id).session
+    ChatMessage.objects.filter(session=session).delete()
+    return session
 
 
 @pytest.fixture(scope="session")

@@ -144,9 +144,18 @@ def decide(inp: DecisionInput) -> ActionPlan:
             energy_cost=ENERGY_COST_APP_OPEN,
         )
 
+    return reply_plan(event, inp.signals)
+
+
+def reply_plan(event: UserMessage, signals: ConversationSignals) -> ActionPlan:
+    """The plan `decide` gives a user message it answers: a neutral reply with the rule deltas.
+
+    Also the plan of a replied turn answered anew (a regenerated reply), which is not
+    decided again.
+    """
     return ActionPlan(
         action_type=ActionType.REPLY,
         reply_style=ReplyStyle.NEUTRAL,
-        affinity_deltas=predict_reply_deltas(event, inp.signals),
+        affinity_deltas=predict_reply_deltas(event, signals),
         energy_cost=ENERGY_COST_REPLY,
     )

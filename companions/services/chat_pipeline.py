@@ -112,11 +112,14 @@ def turn_begin(*, session: ChatSession, content: str, now: datetime | None = Non
     return message
 
 
-def _signals(session: ChatSession, user_message: ChatMessage, affinity_row, now: datetime):
+def _signals(
+    session: ChatSession, user_message: ChatMessage, affinity_row, now: datetime, *, again=False
+):
     """Conversation signals; the stale gap is measured to the *previous* user message (§9.2).
 
     The same statement reads the message's own ``turn_status`` (taken after the turn lock, so
-    it is current): a turn that already ran raises :class:`TurnAlreadyHandled`.
+    it is current): a turn that already ran raises :class:`TurnAlreadyHandled`, unless
+    ``again`` (a replied turn being answered anew).
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -129,7 +132,7 @@ def _signals(session: ChatSession, user_message: ChatMessage, affinity_row, now:
             [user_message.id, user_message.id, session.id],
         )
         count, previous_at, status = cursor.fetchone()
-    if status not in (None, ChatMessage.TURN_PENDING):
+    if status not in (None, ChatMessage.TURN_PENDING) and not again:
         raise TurnAlreadyHandled(f"turn {user_message.id} is already {status}")
     hours_since_last = whole_minutes(now - previous_at) / 60.0 if previous_at else 0.0
     hours_since_ghost = (
@@ -145,9 +148,12 @@ def _signals(session: ChatSession, user_message: ChatMessage, affinity_row, now:
     )
 
 
-def _history(session: ChatSession) -> list[ChatMessage]:
+def _history(
+    session: ChatSession, exclude: frozenset[uuid.UUID] = frozenset()
+) -> list[ChatMessage]:
     rows = list(
         ChatMessage.objects.filter(session=session)
+        .exclude(id__in=exclude)
         .order_by("-sent_at")
         .only("role", "content", "sent_at")[: settings.HISTORY_TURNS]
     )
@@ -230,23 +236,33 @@ class _Decided:
     context: dict[str, Any]
 
 
-def _decide(session: ChatSession, user_message: ChatMessage, instance, now: datetime) -> _Decided:
-    """Gather the decision's inputs (caller holds the turn lock) and ask the PDE for a plan."""
+def _decide(
+    session: ChatSession, user_message: ChatMessage, instance, now: datetime, *, again=False
+) -> _Decided:
+    """Gather the decision's inputs (caller holds the turn lock) and ask the PDE for a plan.
+
+    ``again``: the turn was replied and is answered anew; the PDE's choice to reply stands, so
+    the plan is its reply plan (no ghost check) and the turn's status is not checked.
+    """
     genome = instance.genome
     affinity_row = affinity_service.affinity_get_or_create(session=session)
     affinity = affinity_service.decayed_view(affinity_row, now=now)
-    signals = _signals(session, user_message, affinity_row, now)
+    signals = _signals(session, user_message, affinity_row, now, again=again)
     insights_row = CompanionInsights.objects.filter(user_id=session.user_id).first()
     insights = insights_row.insights if insights_row else {}
     level = training_level(insights)
-    plan = pde.decide(
-        DecisionInput(
-            event=UserMessage(content=user_message.content, message_id=user_message.id),
-            affinity=affinity,
-            persona=PersonaTraits(name=genome.name, tip_personality=genome.tip_personality),
-            signals=signals,
+    event = UserMessage(content=user_message.content, message_id=user_message.id)
+    if again:
+        plan = pde.reply_plan(event, signals)
+    else:
+        plan = pde.decide(
+            DecisionInput(
+                event=event,
+                affinity=affinity,
+                persona=PersonaTraits(name=genome.name, tip_personality=genome.tip_personality),
+                signals=signals,
+            )
         )
-    )
     context: dict[str, Any] = {
         "plan": {
             "action": plan.action_type.value,
@@ -358,11 +374,81 @@ def turn_prepare(
     if missing_persona:
         _fail_turn(user_message, reason="persona instance not found", now=now)
         raise NotFound("persona instance not found")
-    genome = instance.genome
+    if decided.plan.action_type == ActionType.GHOST:
+        return PreparedTurn(
+            session, user_message, decided.plan, decided.level, None, decided.context, started, {}
+        )
+    return _prepare_reply(
+        session,
+        user_message,
+        instance.genome,
+        decided,
+        memory_scope=memory_scope,
+        affinity_axes=affinity_axes,
+        embedder=embedder,
+        now=now,
+        started=started,
+    )
+
+
+def turn_prepare_again(
+    *,
+    session: ChatSession,
+    user_message: ChatMessage,
+    replaced: ChatMessage,
+    memory_scope: MemoryScope,
+    affinity_axes: frozenset[str],
+    embedder: Embedder | None = None,
+    now: datetime | None = None,
+) -> PreparedTurn:
+    """Gather a replied turn again and build a new chat request for it, for a new reply.
+
+    The prompt is built as for a fresh turn (current affinity, profile, recall), with the PDE's
+    reply plan (a turn it chose to answer is not ghosted on a second try) and the history
+    without ``replaced``, the reply being superseded. Writes nothing; never leaves the turn
+    ``failed``. Raises ``NotFound`` when the session's persona instance is gone.
+    """
+    started = time.perf_counter()
+    embedder = embedder or get_embedder()
+    with transaction.atomic():
+        turn_lock(session.id)
+        now = now or timezone.now()
+        instance = (
+            persona_load_companion(instance_id=session.instance_id) if session.instance_id else None
+        )
+        if instance is None:
+            raise NotFound("persona instance not found")
+        decided = _decide(session, user_message, instance, now, again=True)
+    return _prepare_reply(
+        session,
+        user_message,
+        instance.genome,
+        decided,
+        memory_scope=memory_scope,
+        affinity_axes=affinity_axes,
+        embedder=embedder,
+        now=now,
+        started=started,
+        exclude=frozenset({replaced.id}),
+    )
+
+
+def _prepare_reply(
+    session: ChatSession,
+    user_message: ChatMessage,
+    genome,
+    decided: _Decided,
+    *,
+    memory_scope: MemoryScope,
+    affinity_axes: frozenset[str],
+    embedder: Embedder,
+    now: datetime,
+    started: float,
+    exclude: frozenset[uuid.UUID] = frozenset(),
+) -> PreparedTurn:
+    """Recall, prompt and chat request of a turn the PDE chose to answer (no model call)."""
     plan, affinity, signals = decided.plan, decided.affinity, decided.signals
     insights, level, decision_context = decided.insights, decided.level, decided.context
-    if plan.action_type == ActionType.GHOST:
-        return PreparedTurn(session, user_message, plan, level, None, decision_context, started, {})
 
     # --- act ------------------------------------------------------------------------------
     recall = _recall(
@@ -383,7 +469,7 @@ def turn_prepare(
             hints=plan.context_hints,
         )
     )
-    history = _history(session)
+    history = _history(session, exclude)
     messages = (LlmMessage("system", system_prompt),) + tuple(
         LlmMessage(m.role, m.content) for m in history
     )

@@ -51,9 +51,11 @@ _ELIGIBLE = """
     -- Every user message moves last_active_at, so a session not active since its last
     -- classification holds nothing new: this keeps settled sessions off chat_messages.
     AND (s.classified_at IS NULL OR s.last_active_at > s.classified_at)
+    -- A greeting (an assistant row answering no user message) alone gives nothing to distil.
     AND EXISTS (
         SELECT 1 FROM chat_messages m
-        WHERE m.session_id = s.id AND m.role IN ('user', 'assistant')
+        WHERE m.session_id = s.id
+          AND (m.role = 'user' OR (m.role = 'assistant' AND m.reply_to_id IS NOT NULL))
           AND (s.classified_at IS NULL OR m.sent_at > s.classified_at))
 """
 

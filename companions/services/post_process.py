@@ -35,7 +35,7 @@ from eros.llm.providers import get_chat_model, get_model_config
 from insights.selectors import insight_training_level
 from insights.services import insight_extract, insight_merge
 from memory.models import CompanionMemory
-from memory.services.turns import Exchange, memory_write_exchange
+from memory.services.turns import Exchange, memory_revise_exchange, memory_write_exchange
 
 logger = logging.getLogger(__name__)
 
@@ -242,13 +242,26 @@ def _persona_name(instance_id: uuid.UUID | None) -> str:
     return instance.genome.name if instance is not None else "Companion"
 
 
+def _replaced_replies(reply: ChatMessage) -> list[tuple[uuid.UUID, str]]:
+    """``(id, text)`` of the earlier replies a regenerated reply replaced (its context)."""
+    out = []
+    for item in (reply.context or {}).get("replaced") or []:
+        try:
+            out.append((uuid.UUID(str(item["id"])), str(item["content"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
 def memory_write_turn(
     *, user_message_id: uuid.UUID | str, embedder: Embedder | None = None
 ) -> list[CompanionMemory]:
     """The memory part: write the memory rows of a replied turn; idempotent per message.
 
     Returns the rows written or merged into; empty when the turn is gone, was not replied to,
-    or was already written. Raises ``ProviderError`` when embedding fails (the task retries).
+    or was already written. When the reply was regenerated after the rows were written, the
+    exchange row is rewritten to the current reply instead (and returned). Raises
+    ``ProviderError`` when embedding fails (the task retries).
     """
     turn = turn_load(user_message_id)
     if turn is None or turn.assistant_message is None:
@@ -266,7 +279,11 @@ def memory_write_turn(
         reply_message_id=turn.assistant_message.id,
         reply_text=turn.assistant_message.content,
     )
-    return memory_write_exchange(exchange=exchange, embedder=embedder)
+    written = memory_write_exchange(exchange=exchange, embedder=embedder)
+    replaced = _replaced_replies(turn.assistant_message)
+    if written or not replaced:
+        return written
+    return memory_revise_exchange(exchange=exchange, replaced=replaced, embedder=embedder)
 
 
 def lead_score_refresh(*, session_id: uuid.UUID, user_id: uuid.UUID) -> float:
@@ -285,7 +302,10 @@ def insight_update_turn(
 ) -> dict:
     """The insight part: extract and merge a replied turn's insights, then the lead score.
 
-    Returns the fields merged ({} when nothing new, or the turn is gone or unanswered). The
+    Once per user message: the fields found are kept on the message (``extracted_facts``, set
+    in the transaction that merges them), and a turn that has them is not extracted again (a
+    redelivered task, or the post-process of a regenerated reply). Returns the fields merged
+    ({} when nothing new, when already extracted, or the turn is gone or unanswered). The
     session's lead score is refreshed from the stored ``training_level`` even when extraction
     fails (the error is then raised, for the task's retry), so it never lags the profile.
     Raises ``ProviderError`` when the model call fails.
@@ -294,14 +314,23 @@ def insight_update_turn(
     if turn is None or turn.assistant_message is None:
         return {}
     try:
+        if turn.user_message.extracted_facts is not None:
+            return {}
         fields = insight_extract(
             user_id=turn.session.user_id,
             user_message=turn.user_message.content,
             reply=turn.assistant_message.content,
             chat_model=chat_model,
         )
-        if fields:
-            insight_merge(user_id=turn.session.user_id, facts=fields)
+        with transaction.atomic():
+            # Two runs may both have extracted; only the one that stamps the message merges.
+            claimed = ChatMessage.objects.filter(
+                id=turn.user_message.id, extracted_facts__isnull=True
+            ).update(extracted_facts=fields)
+            if not claimed:
+                return {}
+            if fields:
+                insight_merge(user_id=turn.session.user_id, facts=fields)
     finally:
         lead_score_refresh(session_id=turn.session.id, user_id=turn.session.user_id)
     return fields

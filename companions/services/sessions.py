@@ -1,4 +1,5 @@
-"""Starting (or resuming) a chat session with a persona."""
+"""Starting (or resuming) a chat session with a persona; a new session opens with the persona's
+greeting."""
 
 from __future__ import annotations
 
@@ -8,17 +9,35 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from companions.models import ChatSession
+from companions.models import ChatMessage, ChatSession
 from eros.errors import Conflict, Forbidden, NotFound, Validation
+from insights.selectors import insight_preferred_name
+from personas.cards import fill_placeholders
 from personas.models import PersonaGenome, PersonaInstance
 from personas.services import instance_get_or_create
+
+#: What a greeting's ``{{user}}`` becomes while the user's name is unknown.
+UNKNOWN_USER_WORD = "you"
 
 
 @dataclass(frozen=True)
 class SessionStart:
+    """The started session; ``greeting`` is the assistant message a new session opened with
+    (None when resumed, or when the persona has no greeting)."""
+
     session: ChatSession
     instance: PersonaInstance
     is_new: bool
+    greeting: ChatMessage | None = None
+
+
+def greeting_text(*, genome: PersonaGenome, user_name: str | None) -> str | None:
+    """The genome's greeting with ``{{char}}`` → its name and ``{{user}}`` → ``user_name``
+    (``"you"`` when unknown); None when the genome has no greeting."""
+    template = (genome.greeting or "").strip()
+    if not template:
+        return None
+    return fill_placeholders(template, char=genome.name, user=user_name or UNKNOWN_USER_WORD)
 
 
 def session_start(
@@ -35,7 +54,10 @@ def session_start(
     active genome (``NotFound`` / ``Validation`` with code ``bad_request``) and the caller's
     instance of it is reused or created. A non-active instance of that genome is a clean
     ``Conflict`` instead of the reference's 500; neither id given is a ``Validation`` error.
-    A resumed session keeps its metadata (``is_demo`` only applies to new sessions).
+    A resumed session keeps its metadata (``is_demo`` only applies to new sessions). A new
+    session opens with the genome's greeting (placeholders filled, :func:`greeting_text`) as
+    its first message, an ``assistant`` row answering no user message, in the same
+    transaction: the history shows it and the next turn's prompt includes it.
 
     Raises the :mod:`eros.errors` named above.
     """
@@ -79,4 +101,15 @@ def session_start(
             last_active_at=now,
             created_at=now,
         )
-    return SessionStart(session, instance, is_new=True)
+        name = insight_preferred_name(user_id=user_id)
+        text = greeting_text(genome=instance.genome, user_name=name)
+        greeting = None
+        if text:
+            greeting = ChatMessage.objects.create(
+                session=session,
+                role=ChatMessage.ROLE_ASSISTANT,
+                content=text,
+                sent_at=now,
+                context={"greeting": True},
+            )
+    return SessionStart(session, instance, is_new=True, greeting=greeting)

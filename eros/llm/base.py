@@ -104,7 +104,8 @@ class TurnContext:
     axes after decay (warmth in [-1, 1], the others in [0, 1]); ``recalled`` every memory
     recalled for the turn, in recall order (profile layer by category, then relationship
     layer), each with its layer and similarity; ``message_count`` the user's messages in the
-    session so far, this one included (≥ 1 in a real turn).
+    session so far, this one included (≥ 1 in a real turn); ``variation`` 0 for a first
+    reply, and the number of a regenerated one (≥ 1), which asks for another wording.
 
     The recalled memories are all here, relevant or not: choosing what to bring up is the
     reader's business, as it is for a model reading the prompt.
@@ -117,6 +118,7 @@ class TurnContext:
     affinity: Mapping[str, float] = field(default_factory=dict)
     recalled: tuple[RecalledMemory, ...] = ()
     message_count: int = 0
+    variation: int = 0
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ def build_relationship() -> Relationship:
     personas_seed(directory=FIXTURES / "personas")
     noor = PersonaGenome.objects.get(name="Noor")
     session = session_start(user_id=alice, genome_id=noor.id).session
+    ChatMessage.objects.filter(session=session).delete()  # the greeting: history is built below
     t0 = timezone.now() - timedelta(days=5)
     CompanionAffinity.objects.filter(session=session).delete()
     affinity = CompanionAffinity.objects.create(

@@ -91,7 +91,9 @@ def test_a_whole_completion_is_one_stored_turn_with_the_persona(server, personas
     assert choice.finish_reason == "stop"
 
     session = ChatSession.objects.get(user_id=alice)
-    rows = list(ChatMessage.objects.filter(session=session).order_by("sent_at"))
+    greeting, *rows = ChatMessage.objects.filter(session=session).order_by("sent_at")
+    # The facade starts the session like /comp/chat/start does: with the persona's greeting.
+    assert greeting.role == "assistant" and greeting.reply_to_id is None
     assert [(m.role, m.content) for m in rows] == [
         ("user", "I live in Lisbon."),
         ("assistant", "Lisbon? I love that city."),

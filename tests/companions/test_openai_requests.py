@@ -15,6 +15,17 @@ from tests.api import assert_openai_error, db_snapshot
 URL = "/v1/chat/completions"
 
 
+@pytest.fixture(autouse=True)
+def _no_greetings(request):
+    """Sessions start without the personas' greetings here, so a test sees only its own turns
+    (tests/companions/test_greeting.py covers greetings)."""
+    if "personas" in request.fixturenames:
+        from personas.models import PersonaGenome
+
+        request.getfixturevalue("personas")
+        PersonaGenome.objects.update(greeting="")
+
+
 @pytest.fixture
 def fake_chat(settings):
     model = FakeChatModel(["Lisbon? I love that city."])

@@ -195,7 +195,8 @@ def test_a_browser_chats_with_a_persona_through_the_streamed_playground(
             "[...document.querySelectorAll('#transcript li')]"
             ".map(li => [li.className, li.textContent])"
         )
-        assert transcript == [
+        greeting = ["assistant", persona.greeting.replace("{{user}}", "you")]  # the new session's
+        assert transcript == [greeting] + [
             row for message in messages for row in (["user", message], ["assistant", REPLY])
         ]
         assert "replied" in browser.evaluate("document.getElementById('turn-info').textContent")
@@ -231,5 +232,7 @@ def test_a_browser_chats_with_a_persona_through_the_streamed_playground(
         *((message, "replied") for message in messages),
         (".", "ghosted"),
     ]
-    replies = ChatMessage.objects.filter(session=session, role="assistant")
+    replies = ChatMessage.objects.filter(session=session, role="assistant").exclude(
+        reply_to_id=None  # the greeting
+    )
     assert [r.content for r in replies] == [REPLY] * 3

@@ -57,6 +57,8 @@ class Command(BaseCommand):
         session = started.session
         state = "new chat" if started.is_new else "resuming your chat"
         self.stdout.write(self.style.SUCCESS(f"{genome.name} ({state}; /mood, /memories, /quit)"))
+        if started.greeting is not None:
+            self.stdout.write(f"{genome.name}> {started.greeting.content}")
         memory_scope, axes = resolve_memory_scope(None), resolve_affinity_scope(None)
         while True:
             try:

@@ -109,8 +109,9 @@ def compose_reply(turn: TurnContext) -> str:
     for the user, then a question about one of the persona's topics or a closeness line,
     unless the mood is tense. Wording follows ``turn.reply_style`` (unknown styles read as
     ``neutral``). Deterministic: the same turn always gets the same reply; the choices
-    between alternatives vary with the persona's name, the message and ``message_count``.
-    Passed through ``clean_response``.
+    between alternatives vary with the persona's name, the message, ``message_count`` and
+    ``variation`` (a regenerated reply also may ask back when the user asked). Passed through
+    ``clean_response``.
     """
     persona = turn.persona
     name = persona.name
@@ -121,7 +122,8 @@ def compose_reply(turn: TurnContext) -> str:
     affinity = turn.affinity
     recalled = memories_to_mention(turn.recalled)
     count = turn.message_count
-    seed = _seed(name, turn.user_message, str(count))
+    variation = turn.variation
+    seed = _seed(name, turn.user_message, str(count), *([str(variation)] if variation else []))
 
     def pick(options: Sequence[str], salt: str) -> str:
         return options[_hash_int(seed, salt) % len(options)]
@@ -147,7 +149,8 @@ def compose_reply(turn: TurnContext) -> str:
     close = label in {"friend", "romantic"} or (
         affinity.get("warmth", 0.0) >= 0.6 and affinity.get("trust", 0.0) >= 0.5
     )
-    wants_question = topics and not asked and not tense
+    # A regenerated reply (variation) may ask back even when asked, so that it reads anew.
+    wants_question = topics and (not asked or variation) and not tense
     wants_question = wants_question and (not recalled or _hash_int(seed, "ask") % 2 == 0)
     if wants_question and _sentences(parts) < 3:
         parts.append(pick(TOPIC_QUESTION[style], "question").format(topic=topic))

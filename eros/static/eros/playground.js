@@ -167,12 +167,13 @@
       `${state.sessionId.slice(0, 8)}`;
     $("transcript").replaceChildren();
     $("turn-info").textContent = "";
+    // Before the input opens, so the history (a new session's greeting) comes first.
+    await loadHistory();
     $("message").disabled = false;
     $("message").placeholder = `Write to ${result.body.persona_name}…`;
     $("send").disabled = false;
     $("refresh").disabled = false;
     $("message").focus();
-    if (!result.body.is_new) await loadHistory();
     refreshPanels();
   });
 

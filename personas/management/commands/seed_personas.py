@@ -1,4 +1,8 @@
-"""``python manage.py seed_personas [DIR] [--dry-run]``: upsert persona files by name."""
+"""``python manage.py seed_personas [DIR] [--card FILE]... [--dry-run]``: upsert personas by name.
+
+DIR holds ``*.toml`` persona files and ``*.json``/``*.png`` character cards (V2/V3); ``--card``
+adds single card files (with ``--card`` alone, DIR is not read).
+"""
 
 from __future__ import annotations
 
@@ -13,20 +17,34 @@ from personas.services import personas_seed
 
 class Command(BaseCommand):
     help = (
-        "Insert or refresh persona genomes from the *.toml files of DIR (default: PERSONAS_DIR). "
-        "Idempotent; every file is validated before anything is written."
+        "Insert or refresh persona genomes from the *.toml files and *.json/*.png character "
+        "cards of DIR (default: PERSONAS_DIR), and from --card files. Idempotent; every file "
+        "is validated before anything is written."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("directory", nargs="?", help="folder of persona .toml files")
+        parser.add_argument("directory", nargs="?", help="folder of persona files and cards")
+        parser.add_argument(
+            "--card",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="a Character Card V2/V3 (.png or .json) to import; repeatable. Without DIR, "
+            "only these files are read.",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="report what would change; write nothing"
         )
 
-    def handle(self, *args, directory=None, dry_run=False, **options):
-        folder = Path(directory) if directory else Path(settings.PERSONAS_DIR)
+    def handle(self, *args, directory=None, card=(), dry_run=False, **options):
+        if directory:
+            folder = Path(directory)
+        else:
+            folder = None if card else Path(settings.PERSONAS_DIR)
         try:
-            outcomes = personas_seed(directory=folder, dry_run=dry_run)
+            outcomes = personas_seed(
+                directory=folder, cards=[Path(c) for c in card], dry_run=dry_run
+            )
         except PersonaFileError as exc:
             raise CommandError(f"nothing was written: {exc}") from exc
         prefix = "would be " if dry_run else ""
