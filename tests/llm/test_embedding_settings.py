@@ -58,7 +58,11 @@ def test_prefixes_mark_queries_and_documents():
     assert len(model.embed_documents(["She has a dog", "She lives in Porto"])[1]) == 768
 
     assert wire.bodies == [
-        {"input": ["search_query: my pup"], "model": "nomic-embed-text", "encoding_format": "float"},
+        {
+            "input": ["search_query: my pup"],
+            "model": "nomic-embed-text",
+            "encoding_format": "float",
+        },
         {
             "input": ["search_document: She has a dog", "search_document: She lives in Porto"],
             "model": "nomic-embed-text",

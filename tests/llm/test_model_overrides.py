@@ -1,4 +1,4 @@
-"""LLM_MODEL, LLM_MODEL_<TASK> and LLM_FALLBACK_MODEL over the routing file (ModelConfig.resolve)."""
+"""LLM_MODEL, LLM_MODEL_<TASK> and LLM_FALLBACK_MODEL over the routing file (resolve)."""
 
 from __future__ import annotations
 
