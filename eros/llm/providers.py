@@ -9,6 +9,7 @@ configured and the offline one otherwise. Tests inject fakes by keyword argument
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -19,6 +20,8 @@ from eros.llm.base import ChatModel, Embedder
 
 if TYPE_CHECKING:
     from eros.llm.model_config import ModelConfig, ModelOverrides
+
+logger = logging.getLogger(__name__)
 
 
 def chat_provider_name() -> str:
@@ -166,6 +169,12 @@ def providers_check() -> None:
         value = getattr(settings, variable, "")
         if value and urlsplit(value).scheme not in ("http", "https"):
             raise ImproperlyConfigured(f"{variable}={value!r}: expected an http(s) URL")
+    if chat_provider_name() == "offline" and (settings.LLM_MODEL or settings.LLM_FALLBACK_MODEL):
+        # Not an error (the offline mode works), but surely not what was meant.
+        logger.warning(
+            "LLM_MODEL is set but no chat model server is: set LLM_BASE_URL (Ollama, vLLM…) "
+            "or OPENROUTER_API_KEY; the offline composer answers meanwhile"
+        )
     try:
         parse_input_types(settings.EMBEDDINGS_INPUT_TYPE)
     except ValueError as exc:

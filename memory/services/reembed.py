@@ -72,8 +72,8 @@ def reembed_target(embedder: Embedder, dim: int) -> str:
 
     A run resumes only rows embedded with exactly this; anything else starts over.
     """
-    model = getattr(embedder, "model", embedder.name)
-    parts = [f"{embedder.name}:{model}", f"dim={dim}"]
+    model = getattr(embedder, "model", None)
+    parts = [f"{embedder.name}:{model}" if model else embedder.name, f"dim={dim}"]
     prefix = getattr(embedder, "document_prefix", "")
     if prefix:
         parts.append(f"prefix={prefix!r}")
@@ -81,6 +81,19 @@ def reembed_target(embedder: Embedder, dim: int) -> str:
     if input_types:
         parts.append(f"input_type={input_types[1]}")
     return " ".join(parts)
+
+
+#: Session-level advisory lock key of a running ``memory_reembed`` ("reem").
+_RUN_LOCK = 0x7265656D
+
+
+def reembed_claim() -> bool:
+    """Claim the right to run (a session-level advisory lock, released when the connection
+    closes, even on a crash); False when another run holds it. Two runs at once would race
+    for the swap."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_RUN_LOCK])
+        return bool(cursor.fetchone()[0])
 
 
 def reembed_start(*, dim: int, target: str) -> ReembedState:

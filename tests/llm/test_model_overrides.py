@@ -80,3 +80,21 @@ def test_overrides_apply_to_tasks_the_file_does_not_list():
     config = ModelConfig.from_toml_str("").with_overrides(ModelOverrides(model="llama3.1"))
 
     assert config.resolve(TASK_AFFINITY) == ResolvedModel("llama3.1", None, 0.5, 200)
+
+
+def test_llm_model_without_a_model_server_warns_at_start(settings, caplog):
+    from eros.llm import providers
+
+    settings.CHAT_PROVIDER = "auto"
+    settings.LLM_BASE_URL = settings.OPENROUTER_API_KEY = ""
+    settings.LLM_MODEL = "llama3.1"
+
+    with caplog.at_level("WARNING", logger="eros.llm.providers"):
+        providers.providers_check()
+
+    assert "LLM_MODEL is set but no chat model server is: set LLM_BASE_URL" in caplog.text
+    caplog.clear()
+    settings.LLM_BASE_URL = "http://127.0.0.1:11434/v1"
+    with caplog.at_level("WARNING", logger="eros.llm.providers"):
+        providers.providers_check()
+    assert "LLM_MODEL is set" not in caplog.text

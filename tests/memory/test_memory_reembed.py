@@ -206,3 +206,14 @@ def test_a_database_and_setting_that_disagree_say_what_to_run(fresh_databases):
     else:
         raise AssertionError("a 384-dimension write into a 512 column went through")
     assert run_driver("recall", {**owner, "query": "dog"}, url, LOCAL_ENV)["hits"] == []
+
+
+def test_a_second_run_on_the_same_database_is_refused(fresh_databases):
+    import psycopg
+
+    url = fresh_databases.create(512)
+    with psycopg.connect(url) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [0x7265656D])  # a run in progress
+        result = run_manage(["memory_reembed", "--dim", "384"], url, LOCAL_ENV)
+    assert result.returncode != 0
+    assert "another memory_reembed is running on this database" in result.stderr

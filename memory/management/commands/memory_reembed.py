@@ -25,6 +25,7 @@ from memory.services.reembed import (
     reembed_abandon,
     reembed_batch,
     reembed_build_index,
+    reembed_claim,
     reembed_remaining,
     reembed_start,
     reembed_swap,
@@ -59,6 +60,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, batch, dim, abandon, **options):
+        if not reembed_claim():
+            raise CommandError("another memory_reembed is running on this database")
         if abandon:
             reembed_abandon()
             self.stdout.write("memory_reembed: unfinished run abandoned; memories unchanged")
