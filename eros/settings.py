@@ -191,10 +191,38 @@ EMBEDDINGS_API_KEY = envstr("EMBEDDINGS_API_KEY")
 EMBEDDINGS_MODEL = envstr("EMBEDDINGS_MODEL")  # "" = voyage-3-lite / text-embedding-3-small
 EMBEDDINGS_SEND_DIMENSIONS = envbool("EMBEDDINGS_SEND_DIMENSIONS", True)
 EMBEDDINGS_TIMEOUT_S = envfloat("EMBEDDINGS_TIMEOUT_S", 30.0, lo=1.0)
-EMBEDDING_DIM = 512  # the vector(512) column; a provider returning another size is refused
 MODEL_CONFIG_PATH = Path(
     envstr("MODEL_CONFIG_PATH", str(BASE_DIR / "fixtures" / "model_config.toml"))
 )
+
+# --- Model choice and embedding size -------------------------------------------------------
+# One-line model choice, ahead of MODEL_CONFIG_PATH (precedence: ModelConfig.resolve).
+#: The model of every task ("" = the routing file's models), e.g. llama3.1 on Ollama.
+LLM_MODEL = envstr("LLM_MODEL")
+#: One task's model, over LLM_MODEL and a persona's art_metadata.model ("" = not set).
+LLM_TASK_MODELS = {
+    task: envstr(f"LLM_MODEL_{task.upper()}")
+    for task in ("chat_companion", "affinity_evaluation", "insight_extraction", "memory_extraction")
+}
+#: Fallback of every task; with LLM_MODEL (or a task's model) set and this empty, none is tried.
+LLM_FALLBACK_MODEL = envstr("LLM_FALLBACK_MODEL")
+#: Dimension of companion_memories.embedding (a fresh database's column follows it; change an
+#: existing one with `manage.py memory_reembed --dim N`). HNSW indexes vectors up to 2000.
+EMBEDDING_DIM = envint("EMBEDDING_DIM", 512, minimum=1)
+if EMBEDDING_DIM > 2000:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"EMBEDDING_DIM={EMBEDDING_DIM}: pgvector's HNSW index takes at most 2000 dimensions; "
+        "use a smaller model or one that can shorten its vectors (EMBEDDINGS_SEND_DIMENSIONS)"
+    )
+#: Text put before each query / document for OpenAI-compatible servers (e5: "query: " and
+#: "passage: "; nomic: "search_query: " and "search_document: "); one ending in ":" gets a space.
+EMBEDDINGS_QUERY_PREFIX = envstr("EMBEDDINGS_QUERY_PREFIX")
+EMBEDDINGS_DOCUMENT_PREFIX = envstr("EMBEDDINGS_DOCUMENT_PREFIX")
+#: Send "input_type" to OpenAI-compatible servers: "" / false = no, true = query|document, or
+#: "<query word>,<document word>" (e.g. query,passage).
+EMBEDDINGS_INPUT_TYPE = envstr("EMBEDDINGS_INPUT_TYPE")
 
 # --- Companion behaviour -------------------------------------------------------------------
 EMA_INERTIA = envfloat("EMA_INERTIA", 0.8, lo=0.0, hi=1.0)

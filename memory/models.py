@@ -2,13 +2,15 @@
 
 ``instance_id IS NULL`` is the *profile* layer (about the user, shared across personas);
 non-null is the *relationship* layer (user × persona instance). ``category`` is NULL for raw
-turn rows and one of :data:`CATEGORIES` for distilled ones.
+turn rows and one of :data:`CATEGORIES` for distilled ones. ``embedding`` has
+``EMBEDDING_DIM`` dimensions (``memory.embedding_dim`` checks the database agrees).
 """
 
 from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import GinIndex
@@ -18,7 +20,6 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
-EMBEDDING_DIM = 512
 CATEGORIES = ("fact", "preference", "event", "emotion", "relation")
 LAYER_PROFILE = "profile"
 LAYER_RELATIONSHIP = "relationship"
@@ -37,7 +38,7 @@ class CompanionMemory(models.Model):
     user_id = models.UUIDField()
     instance_id = models.UUIDField(null=True, blank=True)
     content = models.TextField()
-    embedding = VectorField(dimensions=EMBEDDING_DIM)
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIM)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
     category = models.TextField(null=True, blank=True)
     # eros additions

@@ -51,6 +51,7 @@ from eros.llm.base import Embedder, ProviderError
 from eros.llm.cleaning import format_vector
 from eros.llm.embeddings_local import STOPWORDS
 from eros.llm.providers import get_embedder
+from memory.embedding_dim import embedding_dim_guard
 from memory.models import LAYER_PROFILE, LAYER_RELATIONSHIP, CompanionMemory
 
 #: At most this many distinct terms of a query are searched as text.
@@ -206,9 +207,12 @@ def memory_recall(
     ``query_text`` is the text ``query_vector`` was embedded from; with ``hybrid`` (default
     ``HYBRID_RECALL``) its words are matched as full text and fused with the vector order
     (module docstring). ``profile``/``relationship`` = False skip a layer (``memory_scope``).
+    Raises :class:`~memory.embedding_dim.EmbeddingDimensionMismatch` when ``query_vector``
+    does not fit the embedding column (``EMBEDDING_DIM`` and the database disagree).
     """
     if not (profile or relationship):
         return Recall()
+    embedding_dim_guard(len(query_vector))
     terms = query_terms(query_text)
     use_text = (settings.HYBRID_RECALL if hybrid is None else hybrid) and bool(terms)
     params = {

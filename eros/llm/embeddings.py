@@ -3,8 +3,12 @@
 Both HTTP providers send ``POST {base_url}/embeddings`` with up to 128 texts per request and
 check every answer strictly (DESIGN §6): one vector per text, in input order (``index`` is
 honoured when present), each of exactly ``dim`` finite numbers, because the
-``companion_memories.embedding`` column is ``vector(512)`` and a vector of another size would
-fail on insert, or worse, be compared with vectors of another model.
+``companion_memories.embedding`` column is ``vector(EMBEDDING_DIM)`` and a vector of another
+size would fail on insert, or worse, be compared with vectors of another model.
+
+Queries and documents are told apart: Voyage by its ``input_type`` field; OpenAI-compatible
+servers by text prefixes (e5, nomic, bge and friends were trained with them) and/or an
+``input_type`` field, for the servers that take one.
 
 Outcomes: 429/408/425/5xx, timeouts, connection errors and non-JSON bodies are retried twice
 with backoff (``Retry-After`` honoured) and then raise a retryable
@@ -29,7 +33,14 @@ from eros.llm.deadline import DEFAULT_DEADLINE_S, Deadline
 from eros.llm.embeddings_local import DEFAULT_DIM, LocalEmbedder
 from eros.llm.httpclient import RetryPolicy, make_client, post_json
 
-__all__ = ["LocalEmbedder", "OpenAIEmbedder", "VoyageEmbedder", "MAX_BATCH"]
+__all__ = [
+    "LocalEmbedder",
+    "OpenAIEmbedder",
+    "VoyageEmbedder",
+    "MAX_BATCH",
+    "embedding_prefix",
+    "parse_input_types",
+]
 
 #: Texts per request (Voyage accepts up to 128 per call for voyage-3-lite-sized inputs).
 MAX_BATCH = 128
@@ -38,6 +49,41 @@ VOYAGE_BASE_URL = "https://api.voyageai.com/v1"
 VOYAGE_MODEL = "voyage-3-lite"
 OPENAI_EMBEDDINGS_BASE_URL = "https://api.openai.com/v1"
 OPENAI_EMBEDDINGS_MODEL = "text-embedding-3-small"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def parse_input_types(value: str) -> tuple[str, str] | None:
+    """The ``(query, document)`` words of an ``EMBEDDINGS_INPUT_TYPE`` value, or ``None``.
+
+    ``""``/``false``/``off``/``0``/``no`` → ``None`` (no field sent); ``true``/``on``/``1``/
+    ``yes`` → ``("query", "document")``; ``"<query word>,<document word>"`` → those two words
+    (e.g. ``"query,passage"``, ``"search_query,search_document"``). Raises ``ValueError`` for
+    anything else.
+    """
+    text = value.strip()
+    if text.lower() in _FALSE:
+        return None
+    if text.lower() in _TRUE:
+        return ("query", "document")
+    words = [w.strip() for w in text.split(",")]
+    if len(words) != 2 or not all(words):
+        raise ValueError(
+            f"expected true, false or '<query word>,<document word>' (e.g. query,passage), "
+            f"got {value!r}"
+        )
+    return (words[0], words[1])
+
+
+def embedding_prefix(value: str) -> str:
+    """An ``EMBEDDINGS_*_PREFIX`` value as sent: one ending in ``:`` gets a space after it.
+
+    Environment files and shells lose trailing spaces easily, and every known prefix
+    (``query: ``, ``passage: ``, ``search_query: ``, ``Represent this sentence …: ``) ends in
+    colon-space; a missing space changes the model's input and quietly lowers recall.
+    """
+    return value + " " if value.endswith(":") else value
 
 
 class _HttpEmbedder:
@@ -156,12 +202,16 @@ class VoyageEmbedder(_HttpEmbedder):
 
 
 class OpenAIEmbedder(_HttpEmbedder):
-    """An OpenAI-compatible ``/embeddings`` endpoint (OpenAI, Ollama, vLLM, LM Studio…).
+    """An OpenAI-compatible ``/embeddings`` endpoint (OpenAI, Ollama, vLLM, TEI, infinity…).
 
     Request: ``{"input": [texts], "model", "encoding_format": "float"}`` plus
     ``"dimensions": dim`` when ``send_dimensions`` (OpenAI's ``text-embedding-3-*`` models
     shorten their vectors to it; some local servers reject the key, so it can be turned off).
-    Documents and queries are embedded alike.
+
+    Queries and documents: each query text is sent as ``query_prefix + text`` and each
+    document as ``document_prefix + text`` (both ``""`` by default: sent unchanged); with
+    ``input_types = (query_word, document_word)`` the body also carries
+    ``"input_type": query_word`` or ``document_word`` (``None``: no such field).
     """
 
     name = "openai"
@@ -173,15 +223,29 @@ class OpenAIEmbedder(_HttpEmbedder):
         api_key: str = "",
         model: str = OPENAI_EMBEDDINGS_MODEL,
         send_dimensions: bool = True,
+        query_prefix: str = "",
+        document_prefix: str = "",
+        input_types: tuple[str, str] | None = None,
         **kwargs,
     ):
         self.send_dimensions = send_dimensions
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+        self.input_types = input_types
         super().__init__(
             base_url=base_url or OPENAI_EMBEDDINGS_BASE_URL, api_key=api_key, model=model, **kwargs
         )
 
     def _body(self, texts: list[str], input_type: str) -> dict[str, Any]:
-        body: dict[str, Any] = {"input": texts, "model": self.model, "encoding_format": "float"}
+        prefix = self.query_prefix if input_type == "query" else self.document_prefix
+        body: dict[str, Any] = {
+            "input": [prefix + text for text in texts] if prefix else texts,
+            "model": self.model,
+            "encoding_format": "float",
+        }
         if self.send_dimensions:
             body["dimensions"] = self.dim
+        if self.input_types is not None:
+            query_word, document_word = self.input_types
+            body["input_type"] = query_word if input_type == "query" else document_word
         return body

@@ -5,6 +5,10 @@ Schema, defaults and resolution rules follow the reference (eros-engine-core.md 
 eros's own file is ``fixtures/model_config.toml`` (``MODEL_CONFIG_PATH``). Unlike the
 reference, every error names the file, the offending key and the reason, so a broken
 deployment says exactly what to fix.
+
+On top of the file, :class:`ModelOverrides` carries the operator's one-line choices from the
+environment (``LLM_MODEL``, ``LLM_MODEL_<TASK>``, ``LLM_FALLBACK_MODEL``), so pointing eros at
+a local server needs no copy of the file; :meth:`ModelConfig.resolve` gives the precedence.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -84,12 +88,42 @@ class ResolvedModel:
 
 
 @dataclass(frozen=True)
+class ModelOverrides:
+    """Model choices from the environment that win over the file.
+
+    ``model``: the model of every task (``LLM_MODEL``). ``tasks``: ``(task, model)`` pairs, one
+    task's model (``LLM_MODEL_<TASK>``, e.g. ``LLM_MODEL_CHAT_COMPANION``). ``fallback_model``:
+    the fallback of every task (``LLM_FALLBACK_MODEL``). ``None`` or ``""`` means unset. Hashable,
+    so a config with overrides can be cached.
+    """
+
+    model: str | None = None
+    fallback_model: str | None = None
+    tasks: tuple[tuple[str, str], ...] = ()
+
+    def task_model(self, task: str) -> str | None:
+        """The ``LLM_MODEL_<TASK>`` model of ``task``, or ``None``."""
+        for name, model in self.tasks:
+            if name == task and model:
+                return model
+        return None
+
+
+@dataclass(frozen=True)
 class ModelConfig:
-    """A parsed model config: ``defaults`` plus a read-only ``tasks`` mapping by task name."""
+    """A parsed model config: ``defaults`` plus a read-only ``tasks`` mapping by task name.
+
+    ``overrides`` holds the environment's model choices (empty when read from a file alone).
+    """
 
     defaults: Defaults = field(default_factory=Defaults)
     tasks: Mapping[str, TaskConfig] = field(default_factory=lambda: MappingProxyType({}))
     source: str = "<string>"
+    overrides: ModelOverrides = field(default_factory=ModelOverrides)
+
+    def with_overrides(self, overrides: ModelOverrides) -> ModelConfig:
+        """This config with ``overrides`` in force (the file's tables are shared, not copied)."""
+        return replace(self, overrides=overrides)
 
     @classmethod
     def from_toml_str(cls, text: str, *, source: str = "<string>") -> ModelConfig:
@@ -127,28 +161,46 @@ class ModelConfig:
     def resolve(self, task: str, persona_override: str | None = None) -> ResolvedModel:
         """Pick model, fallback, temperature and max_tokens for ``task``.
 
-        Rules (reference eros-engine-core.md §2.4)::
+        Rules (reference eros-engine-core.md §2.4, with eros's environment overrides first)::
 
-            model          = persona_override ?? task.model ?? defaults.fallback_model
-                             ?? "x-ai/grok-4-mini"
-            fallback_model = task.fallback ?? defaults.fallback_model    (may be None)
+            model          = LLM_MODEL_<TASK> ?? persona_override ?? LLM_MODEL
+                             ?? task.model ?? defaults.fallback_model ?? "x-ai/grok-4-mini"
+            fallback_model = LLM_FALLBACK_MODEL                       when LLM_MODEL or
+                                                                      LLM_MODEL_<TASK> is set
+                             LLM_FALLBACK_MODEL ?? task.fallback ?? defaults.fallback_model
+                                                                      otherwise (may be None)
             temperature    = task.temperature ?? defaults.fallback_temperature ?? 0.5
             max_tokens     = task.max_tokens ?? defaults.fallback_max_tokens ?? 200
 
-        The override replaces only the model, even for an unknown task, and an empty-string
-        override still wins. An unknown task logs a warning and uses the defaults.
+        Why this order: a persona's own model (its ``art_metadata.model``, the only
+        ``persona_override``) is more specific than the operator's "every task" choice, but an
+        operator naming one task's model means it for every persona (say, a local server that
+        knows none of the personas' model names). With an environment model in force, the
+        file's fallbacks (OpenRouter names) are not tried: a local server would not know them.
+
+        Without overrides this is the reference: ``persona_override`` replaces only the model,
+        even for an unknown task, and an empty-string override still wins. An unknown task logs
+        a warning and uses the defaults.
         """
         spec = self.tasks.get(task)
         if spec is None:
             logger.warning("unknown model task %r, using defaults", task)
-        d = self.defaults
+        d, env = self.defaults, self.overrides
+        env_task_model = env.task_model(task)
+        env_model = env.model or None
         model = _first(
+            env_task_model,
             persona_override,
+            env_model,
             spec.model if spec else None,
             d.fallback_model,
             FALLBACK_MODEL,
         )
-        fallback_model = _first(spec.fallback if spec else None, d.fallback_model)
+        env_fallback = env.fallback_model or None
+        if env_task_model or env_model:
+            fallback_model = env_fallback
+        else:
+            fallback_model = _first(env_fallback, spec.fallback if spec else None, d.fallback_model)
         temperature = _first(
             spec.temperature if spec else None,
             d.fallback_temperature,

@@ -9,6 +9,7 @@ configured and the offline one otherwise. Tests inject fakes by keyword argument
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -18,7 +19,9 @@ from django.core.exceptions import ImproperlyConfigured
 from eros.llm.base import ChatModel, Embedder
 
 if TYPE_CHECKING:
-    from eros.llm.model_config import ModelConfig
+    from eros.llm.model_config import ModelConfig, ModelOverrides
+
+logger = logging.getLogger(__name__)
 
 
 def chat_provider_name() -> str:
@@ -79,32 +82,40 @@ def _chat_model(name: str) -> ChatModel:
 
 
 @functools.cache
-def _embedder(name: str) -> Embedder:
+def _embedder(name: str, dim: int) -> Embedder:
     if name == "local":
         from eros.llm.embeddings_local import LocalEmbedder
 
-        return LocalEmbedder(dim=settings.EMBEDDING_DIM)
+        return LocalEmbedder(dim=dim)
     if name == "voyage":
         from eros.llm.embeddings import VOYAGE_MODEL, VoyageEmbedder
 
         return VoyageEmbedder(
             api_key=settings.VOYAGE_API_KEY,
             model=settings.EMBEDDINGS_MODEL or VOYAGE_MODEL,
-            dim=settings.EMBEDDING_DIM,
+            dim=dim,
             timeout_s=settings.EMBEDDINGS_TIMEOUT_S,
             deadline_s=settings.LLM_DEADLINE_S,
         )
     if name == "openai":
-        from eros.llm.embeddings import OPENAI_EMBEDDINGS_MODEL, OpenAIEmbedder
+        from eros.llm.embeddings import (
+            OPENAI_EMBEDDINGS_MODEL,
+            OpenAIEmbedder,
+            embedding_prefix,
+            parse_input_types,
+        )
 
         return OpenAIEmbedder(
             base_url=settings.EMBEDDINGS_BASE_URL,
             api_key=settings.EMBEDDINGS_API_KEY,
             model=settings.EMBEDDINGS_MODEL or OPENAI_EMBEDDINGS_MODEL,
-            dim=settings.EMBEDDING_DIM,
+            dim=dim,
             timeout_s=settings.EMBEDDINGS_TIMEOUT_S,
             deadline_s=settings.LLM_DEADLINE_S,
             send_dimensions=settings.EMBEDDINGS_SEND_DIMENSIONS,
+            query_prefix=embedding_prefix(settings.EMBEDDINGS_QUERY_PREFIX),
+            document_prefix=embedding_prefix(settings.EMBEDDINGS_DOCUMENT_PREFIX),
+            input_types=parse_input_types(settings.EMBEDDINGS_INPUT_TYPE),
         )
     raise ImproperlyConfigured(
         f"EMBEDDINGS_PROVIDER={name!r}: expected one of {', '.join(EMBEDDINGS_PROVIDERS)}"
@@ -118,9 +129,11 @@ def providers_check() -> None:
     reason) for: an unknown ``CHAT_PROVIDER``/``EMBEDDINGS_PROVIDER``; an explicitly chosen
     provider without its key (``openrouter`` without ``OPENROUTER_API_KEY``, ``voyage``
     without ``VOYAGE_API_KEY``, ``openai`` with neither a base URL nor a key); a base URL
-    that is not http(s); a model config file that cannot be read or parsed. ``auto`` never
-    refuses: it falls back to the offline providers (DESIGN §2, §6; reference server §3.3).
+    that is not http(s); an ``EMBEDDINGS_INPUT_TYPE`` that is neither a boolean nor two
+    words; a model config file that cannot be read or parsed. ``auto`` never refuses: it falls
+    back to the offline providers (DESIGN §2, §6; reference server §3.3).
     """
+    from eros.llm.embeddings import parse_input_types
     from eros.llm.model_config import ModelConfigError
 
     chat, embeddings = settings.CHAT_PROVIDER, settings.EMBEDDINGS_PROVIDER
@@ -160,6 +173,16 @@ def providers_check() -> None:
         value = getattr(settings, variable, "")
         if value and urlsplit(value).scheme not in ("http", "https"):
             raise ImproperlyConfigured(f"{variable}={value!r}: expected an http(s) URL")
+    if chat_provider_name() == "offline" and (settings.LLM_MODEL or settings.LLM_FALLBACK_MODEL):
+        # Not an error (the offline mode works), but surely not what was meant.
+        logger.warning(
+            "LLM_MODEL is set but no chat model server is: set LLM_BASE_URL (Ollama, vLLM…) "
+            "or OPENROUTER_API_KEY; the offline composer answers meanwhile"
+        )
+    try:
+        parse_input_types(settings.EMBEDDINGS_INPUT_TYPE)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"EMBEDDINGS_INPUT_TYPE: {exc}") from exc
     try:
         get_model_config()
     except ModelConfigError as exc:
@@ -177,22 +200,42 @@ def get_chat_model() -> ChatModel:
     return override if override is not None else _chat_model(chat_provider_name())
 
 
-def get_embedder() -> Embedder:
-    """The embedder in force (a settings override instance wins)."""
+def get_embedder(*, dim: int | None = None) -> Embedder:
+    """The embedder in force (a settings override instance wins).
+
+    ``dim``: the vector size to ask for and check, default ``EMBEDDING_DIM``
+    (``memory_reembed --dim`` embeds at the size the column is about to get).
+    """
     override = getattr(settings, "EROS_EMBEDDER", None)
-    return override if override is not None else _embedder(embeddings_provider_name())
+    if override is not None:
+        return override
+    return _embedder(embeddings_provider_name(), dim or settings.EMBEDDING_DIM)
 
 
 @functools.cache
-def _model_config(path: str) -> ModelConfig:
+def _model_config(path: str, overrides: ModelOverrides) -> ModelConfig:
     from eros.llm.model_config import ModelConfig
 
-    return ModelConfig.load(path)
+    return ModelConfig.load(path).with_overrides(overrides)
+
+
+def model_overrides() -> ModelOverrides:
+    """The environment's choices: ``LLM_MODEL``, ``LLM_MODEL_<TASK>``, ``LLM_FALLBACK_MODEL``."""
+    from eros.llm.model_config import ModelOverrides
+
+    return ModelOverrides(
+        model=settings.LLM_MODEL or None,
+        fallback_model=settings.LLM_FALLBACK_MODEL or None,
+        tasks=tuple(sorted((t, m) for t, m in settings.LLM_TASK_MODELS.items() if m)),
+    )
 
 
 def get_model_config() -> ModelConfig:
-    """The task → model routing loaded from ``MODEL_CONFIG_PATH`` (cached per path)."""
-    return _model_config(str(settings.MODEL_CONFIG_PATH))
+    """The task → model routing of ``MODEL_CONFIG_PATH`` with the environment's overrides.
+
+    Cached per path and overrides; see :meth:`ModelConfig.resolve` for the precedence.
+    """
+    return _model_config(str(settings.MODEL_CONFIG_PATH), model_overrides())
 
 
 def reset() -> None:

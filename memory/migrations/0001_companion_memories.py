@@ -9,6 +9,7 @@ import pgvector.django.indexes
 import pgvector.django
 import pgvector.django.vector
 import uuid
+from django.conf import settings
 from django.db import migrations, models
 
 
@@ -30,7 +31,9 @@ class Migration(migrations.Migration):
                 ('user_id', models.UUIDField()),
                 ('instance_id', models.UUIDField(blank=True, null=True)),
                 ('content', models.TextField()),
-                ('embedding', pgvector.django.vector.VectorField(dimensions=512)),
+                # A fresh database's column follows EMBEDDING_DIM; an existing one keeps its
+                # size until `manage.py memory_reembed --dim N` (memory.embedding_dim checks).
+                ('embedding', pgvector.django.vector.VectorField(dimensions=settings.EMBEDDING_DIM)),
                 ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now)),
                 ('category', models.TextField(blank=True, null=True)),
                 ('source_message_ids', django.contrib.postgres.fields.ArrayField(base_field=models.UUIDField(), blank=True, default=list, size=None)),

@@ -20,6 +20,7 @@ from django.db.models import FloatField, Value
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
+from memory.embedding_dim import embedding_dim_guard
 from memory.models import CompanionMemory
 
 #: First key of the two-key advisory lock taken per user while writing memories ("mem").
@@ -103,8 +104,12 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
     Runs in one transaction (joining the caller's, if any) holding the advisory lock of every
     user involved; a draft can merge into a row written earlier in the same call. The merged
     row keeps its id, session, ``occurred_at`` and ``created_at``; its sources become the union
-    (old first, order kept). Returns one :class:`MemoryWrite` per draft, in order.
+    (old first, order kept). Returns one :class:`MemoryWrite` per draft, in order. Raises
+    :class:`~memory.embedding_dim.EmbeddingDimensionMismatch`, writing nothing, when the
+    vectors do not fit the embedding column (``EMBEDDING_DIM`` and the database disagree).
     """
+    for size in {len(d.embedding) for d in drafts}:
+        embedding_dim_guard(size)
     out: list[MemoryWrite] = []
     with transaction.atomic():
         for user_id in sorted({d.user_id for d in drafts}, key=str):  # fixed order: no deadlock
