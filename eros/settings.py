@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from eros.env import data_secret, envbool, envfloat, envint, envstr
+from eros.env import data_secret, envbool, envchoice, envfloat, envint, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -194,6 +194,13 @@ IMPORTANCE_WEIGHT = envfloat("IMPORTANCE_WEIGHT", 0.0, lo=0.0)
 DEDUP_SIMILARITY = envfloat("DEDUP_SIMILARITY", 0.92, lo=0.0, hi=1.0)
 HYBRID_RECALL = envbool("HYBRID_RECALL", True)
 HYBRID_RRF_K = envint("HYBRID_RRF_K", 60, minimum=1)
+#: How the text (BM25) and vector halves of recall are fused: ``convex`` or ``rrf``.
+HYBRID_FUSION = envchoice("HYBRID_FUSION", "convex", ("convex", "rrf"))
+#: Weight of the text half against the vector half (weight 1).
+HYBRID_TEXT_WEIGHT = envfloat("HYBRID_TEXT_WEIGHT", 1.0, lo=0.0)
+#: BM25 term-frequency saturation and length normalisation (Robertson & Zaragoza 2009).
+BM25_K1 = envfloat("BM25_K1", 1.2, lo=0.0)
+BM25_B = envfloat("BM25_B", 0.75, lo=0.0, hi=1.0)
 
 # --- Dreaming ------------------------------------------------------------------------------
 DREAMING_DISABLED = envbool("DREAMING_DISABLED", False)

@@ -38,7 +38,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -109,62 +109,92 @@ def query_terms(text: str | None) -> list[str]:
 
 
 _RECALL_SQL = """
-WITH terms AS MATERIALIZED (
-    SELECT t.n, plainto_tsquery('simple', t.term) AS tq
-    FROM unnest(%(terms)s::text[]) WITH ORDINALITY AS t(term, n)
-    WHERE %(hybrid)s
-),
-any_term AS MATERIALIZED (
-    SELECT to_tsquery('simple', %(any_term)s) AS tq WHERE %(hybrid)s
-),
-cand AS MATERIALIZED (
+WITH cand AS MATERIALIZED (
     -- One pass over the user's rows, keeping only what ranking needs; MATERIALIZED so each
-    -- vector is compared once. ``hits``: which query words the row holds (checked only for
-    -- rows holding any). Contents are fetched for the winners only (last step).
+    -- vector is compared once. Contents are fetched for the winners only (last step).
     SELECT CASE WHEN m.instance_id IS NOT NULL THEN 'relationship'
                 WHEN m.category IS NOT NULL THEN 'grouped' ELSE 'raw' END AS part,
            CASE WHEN m.instance_id IS NULL THEN m.category END AS grp,
            m.id,
            1 - (m.embedding <=> %(q)s::vector) AS similarity,
-           CASE WHEN %(hybrid)s AND m.content_tsv @@ (SELECT tq FROM any_term)
-                THEN ARRAY(SELECT t.n FROM terms t WHERE m.content_tsv @@ t.tq) END AS hits,
            m.occurred_at,
-           coalesce(m.importance, 0)::float8 AS importance
+           coalesce(m.importance, %(neutral)s)::float8 AS importance,
+           m.ts_config AS cfg,
+           CASE WHEN %(text)s THEN m.content_tsv END AS tsv
     FROM companion_memories m
     WHERE m.user_id = %(user)s AND m.deleted_at IS NULL
       AND ((%(profile)s AND m.instance_id IS NULL)
            OR (%(relationship)s AND m.instance_id = %(instance)s))
 ),
+qlex AS MATERIALIZED (
+    -- Each query word parsed by each configuration the user's rows use (a word that is a
+    -- stopword there has no lexeme), so a row is matched in its own language.
+    SELECT g.cfg, t.n, l.lexeme
+    FROM (SELECT DISTINCT cfg FROM cand WHERE %(text)s) g
+         CROSS JOIN unnest(%(terms)s::text[]) WITH ORDINALITY AS t(term, n)
+         CROSS JOIN LATERAL unnest(to_tsvector(g.cfg, t.term)) AS l
+),
+qtq AS MATERIALIZED (
+    -- Lexemes are runs of letters and digits (query_terms), safe to quote into a tsquery.
+    SELECT cfg, string_agg(DISTINCT quote_literal(lexeme), ' | ')::tsquery AS tq
+    FROM qlex GROUP BY cfg
+),
+tf AS MATERIALIZED (
+    -- Term frequency (positions of the lexeme) and length (lexemes) of each matching row.
+    SELECT c.id, q.n, length(c.tsv)::float8 AS dl,
+           sum(coalesce(array_length(u.positions, 1), 1))::float8 AS tf
+    FROM cand c
+         JOIN qtq ON qtq.cfg = c.cfg AND c.tsv @@ qtq.tq
+         CROSS JOIN LATERAL unnest(c.tsv) AS u
+         JOIN qlex q ON q.cfg = c.cfg AND q.lexeme = u.lexeme
+    GROUP BY c.id, q.n, c.tsv
+),
+stats AS MATERIALIZED (
+    SELECT count(*)::float8 AS docs, greatest(avg(length(tsv)), 1)::float8 AS avgdl
+    FROM cand WHERE %(text)s
+),
 idf AS MATERIALIZED (
-    -- BM25's idf of each query word found, over the recalled rows.
-    SELECT h.n, ln(1 + ((SELECT count(*) FROM cand) - h.df + 0.5)::float8 / (h.df + 0.5)) AS w
-    FROM (SELECT unnest(hits) AS n, count(*) AS df FROM cand WHERE hits IS NOT NULL GROUP BY 1) h
+    SELECT tf.n, ln(1 + (s.docs - count(*) + 0.5) / (count(*) + 0.5)) AS w
+    FROM tf CROSS JOIN stats s GROUP BY tf.n, s.docs
+),
+bm AS MATERIALIZED (
+    SELECT tf.id,
+           sum(i.w * tf.tf * (%(k1)s::float8 + 1)
+               / (tf.tf + %(k1)s::float8 * (1 - %(b)s::float8 + %(b)s::float8 * tf.dl / s.avgdl)))
+           AS bm25
+    FROM tf JOIN idf i ON i.n = tf.n CROSS JOIN stats s
+    GROUP BY tf.id
 ),
 scored AS MATERIALIZED (
-    SELECT c.part, c.grp, c.id, c.similarity,
-           CASE WHEN c.hits IS NOT NULL THEN (SELECT sum(i.w) FROM idf i WHERE i.n = ANY(c.hits))
-           END AS text_rank,
+    SELECT c.part, c.grp, c.id, c.similarity, b.bm25,
            -- float8 throughout: numeric arithmetic (extract, 1.0) is many times slower.
            c.similarity
            + %(rw)s::float8
              * exp(-greatest(extract(epoch from (%(now)s - c.occurred_at))::float8, 0)
                    / (86400 * %(tau)s::float8))
            + %(iw)s::float8 * c.importance AS vscore
-    FROM cand c
+    FROM cand c LEFT JOIN bm b ON b.id = c.id
 ),
 ranked AS (
     SELECT s.*,
            row_number() OVER (PARTITION BY part, grp ORDER BY vscore DESC, id) AS vrank,
-           row_number() OVER (PARTITION BY part, grp, text_rank IS NULL
-                              ORDER BY text_rank DESC, vscore DESC, id) AS trank
+           row_number() OVER (PARTITION BY part, grp
+                              ORDER BY bm25 DESC NULLS LAST, vscore DESC, id) AS trank,
+           min(vscore) OVER w AS vmin, max(vscore) OVER w AS vmax, max(bm25) OVER w AS tmax
     FROM scored s
+    WINDOW w AS (PARTITION BY part, grp)
 ),
 fused AS (
     SELECT r.*,
-           CASE WHEN %(hybrid)s
-                THEN 1::float8 / (%(rrf_k)s + vrank)
-                     + CASE WHEN text_rank IS NULL THEN 0 ELSE 1::float8 / (%(rrf_k)s + trank) END
-                ELSE vscore END AS score
+           CASE %(mode)s
+               WHEN 'vector' THEN vscore
+               WHEN 'text' THEN coalesce(bm25, 0)
+               WHEN 'rrf' THEN 1::float8 / (%(rrf_k)s + vrank)
+                    + CASE WHEN bm25 IS NULL THEN 0
+                           ELSE %(tw)s::float8 / (%(rrf_k)s + trank) END
+               ELSE coalesce((vscore - vmin) / nullif(vmax - vmin, 0), 0)
+                    + %(tw)s::float8 * coalesce(bm25 / nullif(tmax, 0), 0)
+           END AS score
     FROM ranked r
 ),
 final AS (
@@ -172,13 +202,62 @@ final AS (
            row_number() OVER (PARTITION BY part, grp ORDER BY score DESC, vscore DESC, id) AS rn
     FROM fused f
 )
-SELECT f.part, m.id, m.content, m.category, f.similarity, f.score, coalesce(f.text_rank, 0),
+SELECT f.part, m.id, m.content, m.category, f.similarity, f.score, coalesce(f.bm25, 0),
        m.occurred_at, m.source_message_ids
 FROM final f JOIN companion_memories m ON m.id = f.id
 WHERE f.rn <= CASE f.part WHEN 'grouped' THEN %(k_cat)s WHEN 'raw' THEN %(k_raw)s
                           ELSE %(k_rel)s END
 ORDER BY f.part, f.grp, f.rn
 """
+
+#: Recall modes: both halves fused, or one half alone (for evaluation).
+MODE_FUSED, MODE_TEXT, MODE_VECTOR = "fused", "text", "vector"
+MODES = (MODE_FUSED, MODE_TEXT, MODE_VECTOR)
+#: Fusions of the two halves (module docstring).
+FUSION_CONVEX, FUSION_RRF = "convex", "rrf"
+FUSIONS = (FUSION_CONVEX, FUSION_RRF)
+#: Importance of a row nobody scored: the middle of [0, 1], neither lifted nor sunk.
+NEUTRAL_IMPORTANCE = 0.5
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The knobs of recall ranking (module docstring); :meth:`from_settings` reads them.
+
+    ``mode``: ``fused`` (both halves), ``text`` (BM25 alone, ties by the vector score) or
+    ``vector`` (the vector score alone). ``fusion``: ``convex`` or ``rrf``. ``text_weight`` ≥ 0
+    weighs the text half against the vector half (weight 1). ``k1`` ≥ 0 and ``b`` in [0, 1]
+    are BM25's; ``rrf_k`` ≥ 1 the RRF constant; the recency and importance weights are in
+    cosine units, ``recency_tau_days`` > 0.
+    """
+
+    mode: str = MODE_FUSED
+    fusion: str = FUSION_CONVEX
+    text_weight: float = 1.0
+    rrf_k: int = 60
+    k1: float = 1.2
+    b: float = 0.75
+    recency_weight: float = 0.0
+    recency_tau_days: float = 30.0
+    importance_weight: float = 0.0
+
+    @classmethod
+    def from_settings(cls, **overrides) -> Ranking:
+        """The configured ranking (``HYBRID_*``, ``BM25_*``, ``RECENCY_*``, ``IMPORTANCE_*``),
+        with ``overrides`` (field name → value) applied."""
+        values = {
+            "mode": MODE_FUSED if settings.HYBRID_RECALL else MODE_VECTOR,
+            "fusion": settings.HYBRID_FUSION,
+            "text_weight": settings.HYBRID_TEXT_WEIGHT,
+            "rrf_k": settings.HYBRID_RRF_K,
+            "k1": settings.BM25_K1,
+            "b": settings.BM25_B,
+            "recency_weight": settings.RECENCY_WEIGHT,
+            "recency_tau_days": settings.RECENCY_TAU_DAYS,
+            "importance_weight": settings.IMPORTANCE_WEIGHT,
+        }
+        values.update(overrides)
+        return cls(**values)
 
 
 def memory_recall(
@@ -191,6 +270,7 @@ def memory_recall(
     relationship: bool = True,
     query_text: str | None = None,
     hybrid: bool | None = None,
+    ranking: Ranking | None = None,
     k_per_category: int | None = None,
     k_raw: int | None = None,
     k_relationship: int | None = None,
@@ -203,23 +283,35 @@ def memory_recall(
     (``PROFILE_RAW_K``) best raw rows. Relationship layer: the ``k_relationship``
     (``RELATIONSHIP_K``) best rows of ``instance_id``. Best first within every list.
 
-    ``query_text`` is the text ``query_vector`` was embedded from; with ``hybrid`` (default
-    ``HYBRID_RECALL``) its words are matched as full text and fused with the vector order
-    (module docstring). ``profile``/``relationship`` = False skip a layer (``memory_scope``).
+    ``query_text`` is the text ``query_vector`` was embedded from; its words are ranked by BM25
+    and fused with the vector order as ``ranking`` says (default :meth:`Ranking.from_settings`;
+    module docstring). ``hybrid`` = False is vector order alone, True forces fusion. A query
+    with no searchable word is ranked by vector alone. ``profile``/``relationship`` = False
+    skip a layer (``memory_scope``).
     """
     if not (profile or relationship):
         return Recall()
+    ranking = ranking or Ranking.from_settings()
+    if hybrid is not None:
+        ranking = replace(ranking, mode=MODE_FUSED if hybrid else MODE_VECTOR)
     terms = query_terms(query_text)
-    use_text = (settings.HYBRID_RECALL if hybrid is None else hybrid) and bool(terms)
+    mode = ranking.mode if terms else MODE_VECTOR
+    use_text = mode != MODE_VECTOR
+    if mode == MODE_FUSED and ranking.fusion == FUSION_RRF:
+        mode = FUSION_RRF
     params = {
         "q": format_vector(query_vector),
         "terms": terms if use_text else [],
-        "any_term": " | ".join(f"'{t}'" for t in terms) if use_text else "",
-        "hybrid": use_text,
-        "rrf_k": settings.HYBRID_RRF_K,
-        "rw": settings.RECENCY_WEIGHT,
-        "tau": settings.RECENCY_TAU_DAYS,
-        "iw": settings.IMPORTANCE_WEIGHT,
+        "text": use_text,
+        "mode": mode,
+        "tw": ranking.text_weight,
+        "rrf_k": ranking.rrf_k,
+        "k1": ranking.k1,
+        "b": ranking.b,
+        "rw": ranking.recency_weight,
+        "tau": ranking.recency_tau_days,
+        "iw": ranking.importance_weight,
+        "neutral": NEUTRAL_IMPORTANCE,
         "now": now,
         "user": user_id,
         "instance": instance_id,
