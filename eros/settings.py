@@ -188,9 +188,10 @@ PERSONAS_DIR = Path(envstr("PERSONAS_DIR", str(BASE_DIR / "fixtures" / "personas
 PROFILE_K_PER_CATEGORY = envint("PROFILE_K_PER_CATEGORY", 2, minimum=0)
 PROFILE_RAW_K = envint("PROFILE_RAW_K", 4, minimum=0)
 RELATIONSHIP_K = envint("RELATIONSHIP_K", 3, minimum=0)
-RECENCY_WEIGHT = envfloat("RECENCY_WEIGHT", 0.0, lo=0.0)
-RECENCY_TAU_DAYS = envfloat("RECENCY_TAU_DAYS", 30.0, lo=0.001)
-IMPORTANCE_WEIGHT = envfloat("IMPORTANCE_WEIGHT", 0.0, lo=0.0)
+# Recall ranking weights, chosen with memory_eval (README, "Memory").
+RECENCY_WEIGHT = envfloat("RECENCY_WEIGHT", 0.05, lo=0.0)
+RECENCY_TAU_DAYS = envfloat("RECENCY_TAU_DAYS", 90.0, lo=0.001)
+IMPORTANCE_WEIGHT = envfloat("IMPORTANCE_WEIGHT", 0.5, lo=0.0)
 DEDUP_SIMILARITY = envfloat("DEDUP_SIMILARITY", 0.92, lo=0.0, hi=1.0)
 HYBRID_RECALL = envbool("HYBRID_RECALL", True)
 HYBRID_RRF_K = envint("HYBRID_RRF_K", 60, minimum=1)

@@ -43,7 +43,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, FloatField, Value
+from django.db.models import F, FloatField, TextField, Value
+from django.db.models.functions import Cast
 from pgvector.django import CosineDistance
 
 from eros.errors import Upstream
@@ -51,6 +52,7 @@ from eros.llm.base import Embedder, ProviderError
 from eros.llm.cleaning import format_vector
 from eros.llm.embeddings_local import STOPWORDS
 from eros.llm.providers import get_embedder
+from memory.language import FALLBACK_CONFIG, text_search_config
 from memory.models import LAYER_PROFILE, LAYER_RELATIONSHIP, CompanionMemory
 
 #: At most this many distinct terms of a query are searched as text.
@@ -353,6 +355,28 @@ def memory_recall(
     else:
         groups = [(None, raw)] if raw else []
     return Recall(profile_groups=groups, relationship=rel)
+
+
+def memory_text_config(*, user_id: uuid.UUID, texts: Sequence[str]) -> str:
+    """The text-search configuration for a user's new memories (``memory.language``).
+
+    The language of ``texts`` (the user's own words, or the conversation) when it can be told;
+    else the language of the user's latest memory that had one; else ``simple``. At most one
+    query, and only when ``texts`` do not tell.
+    """
+    config = text_search_config(texts)
+    if config != FALLBACK_CONFIG:
+        return config
+    latest = (
+        CompanionMemory.objects.filter(user_id=user_id)
+        # regconfig compares as an oid: compare its name instead.
+        .annotate(config=Cast("ts_config", TextField()))
+        .exclude(config=FALLBACK_CONFIG)
+        .order_by("-created_at")
+        .values_list("config", flat=True)
+        .first()
+    )
+    return latest or FALLBACK_CONFIG
 
 
 #: Columns a client may see; never the embedding or the text-search vector.
