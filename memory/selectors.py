@@ -5,30 +5,62 @@ ranking runs over all of them (an approximate HNSW scan that filters afterwards 
 few rows for a single user, and a user's memories are few). The HNSW index serves only
 cross-user searches (:func:`memory_search`).
 
-Vector ranking score (DESIGN §7; weights 0 give pure cosine order, the reference behaviour of
-eros-engine-server.md §6.5):
+Recall ranks every list (a category of the profile layer, the raw profile rows, or the
+relationship rows) by fusing two halves.
+
+**Vector half** (weights 0 give pure cosine order, the reference behaviour of
+eros-engine-server.md §6.5)::
 
     vscore = cosine_similarity + RECENCY_WEIGHT · exp(−age_days / RECENCY_TAU_DAYS)
              + IMPORTANCE_WEIGHT · importance
 
-with age in event time (``occurred_at``). Hybrid recall (``HYBRID_RECALL``, on by default)
-fuses that order with a full-text order by reciprocal rank fusion (Cormack, Clarke &
-Büttcher, SIGIR 2009):
+with age in event time (``occurred_at``) and a row nobody scored counted at
+:data:`NEUTRAL_IMPORTANCE` (0.5).
 
-    score = 1 / (HYBRID_RRF_K + vector_rank) + 1 / (HYBRID_RRF_K + text_rank)
+**Text half**: Okapi BM25 (Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25
+and Beyond", Foundations and Trends in IR 3(4), 2009, with the non-negative idf of
+Lucene's BM25Similarity)::
 
-Ranks are 1-based within the same list (a category of the profile layer, the raw profile rows,
-or the relationship rows); the text term is 0 for rows that match no query word. The text
-order ranks rows by the summed inverse document frequency of the query words they contain,
-counted over the user's rows being recalled, with BM25's idf
-``ln(1 + (N − df + 0.5) / (df + 0.5))`` (Robertson & Zaragoza 2009; term frequency and length
-are left out, memories being short). A word matches a row when it is one of the row's lexemes
-in ``content_tsv`` (``to_tsvector('simple', content)``). So a word every memory shares (the
-user's own name, say) barely counts, and a rare one decides. English stopwords are dropped from
-the query. Without hybrid recall ``score = vscore``. Soft-deleted rows never surface.
+    bm25 = Σ_t idf(t) · tf(t) · (k1 + 1) / (tf(t) + k1 · (1 − b + b · dl / avgdl))
+    idf(t) = ln(1 + (N − df(t) + 0.5) / (df(t) + 0.5))
 
-Cost: one index-driven pass over the user's rows (both layers), then sorts of narrow rows;
-contents are read for the winners only. Measured with ``manage.py benchmark recall``.
+over the query's distinct non-stopword words ``t`` (:func:`query_terms`). Each row is stemmed
+in its own language: ``content_tsv = to_tsvector(ts_config, content)`` with ``ts_config`` a
+PostgreSQL text-search configuration set on write (``memory.language``; ``simple`` when the
+language is unknown), and each query word is parsed with each row's configuration, so
+"running" finds "runs" in an English row while a ``simple`` row needs the exact word. ``tf`` is
+the number of positions of the word's lexeme in the row's ``content_tsv``; ``dl`` is the row's
+number of distinct lexemes (``length(content_tsv)``; stopwords of its language excluded),
+``avgdl`` its mean, ``N`` the number of rows being recalled (both layers) and ``df`` how many
+of them hold the word. k1 = ``BM25_K1`` (1.2) and b = ``BM25_B`` (0.75) are the usual
+defaults; memory_eval found recall flat across k1 ∈ [0.6, 2] and b ∈ [0.25, 1].
+
+**Fusion** (``HYBRID_RECALL``, on by default; ``HYBRID_FUSION``):
+
+* ``convex`` (default): a convex combination of min-max normalised scores (Bruch, Gai &
+  Ingber, "An Analysis of Fusion Functions for Hybrid Retrieval", ACM TOIS 42(1), 2023, who
+  find it beats RRF and needs one weight tuned on little data)::
+
+      score = (vscore − min vscore) / (max vscore − min vscore)
+              + HYBRID_TEXT_WEIGHT · bm25 / max bm25
+
+  minima and maxima taken within the list (the text half's minimum is its floor, 0, so a row
+  matching no query word adds nothing). Scores are in [0, 1 + HYBRID_TEXT_WEIGHT].
+* ``rrf``: weighted reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009)::
+
+      score = 1 / (HYBRID_RRF_K + vector_rank) + HYBRID_TEXT_WEIGHT / (HYBRID_RRF_K + text_rank)
+
+  with 1-based ranks within the list and no text term for rows matching no query word. Ranks
+  alone let several weak matches of one half outvote the other half's one confident hit.
+
+Without hybrid recall, or for a query with no searchable word, ``score = vscore``. The defaults
+(convex, text weight 1, recency 0.05 over 90 days, importance 0.5) were chosen with
+``manage.py memory_eval`` (README, "Memory"): on both evaluation files the fused order recalls
+more than either half alone. Soft-deleted rows never surface.
+
+Cost: one index-driven pass over the user's rows (both layers); only rows holding a query
+word are unnested for term frequencies; then sorts of narrow rows; contents are read for the
+winners only. Measured with ``manage.py benchmark recall``.
 """
 
 from __future__ import annotations
@@ -66,10 +98,10 @@ _WORD = re.compile(r"[^\W_]+")
 class MemoryHit:
     """A recalled memory.
 
-    ``similarity``: cosine similarity in [-1, 1]. ``score``: the ranking score (the RRF score
-    in (0, 2/(k+1)] with hybrid recall, else the vector score). ``text_rank``: summed idf of
-    the query words the memory contains (module docstring), 0.0 when none matched or text
-    search was off.
+    ``similarity``: cosine similarity in [-1, 1]. ``score``: the ranking score (the fused
+    score with hybrid recall, the BM25 score in text mode, else the vector score; module
+    docstring). ``text_rank``: the memory's BM25 score (≥ 0), 0.0 when no query word matched
+    or text search was off.
     """
 
     id: uuid.UUID
