@@ -209,14 +209,14 @@ scored AS MATERIALIZED (
            + %(iw)s::float8 * c.importance AS vscore
     FROM cand c LEFT JOIN bm b ON b.id = c.id
 ),
+bounds AS MATERIALIZED (
+    -- Per-list extremes for the convex fusion's min-max normalisation.
+    SELECT part, grp, min(vscore) AS vmin, max(vscore) AS vmax, max(bm25) AS tmax
+    FROM scored GROUP BY part, grp
+),
 ranked AS (
-    SELECT s.*,
-           row_number() OVER (PARTITION BY part, grp ORDER BY vscore DESC, id) AS vrank,
-           row_number() OVER (PARTITION BY part, grp
-                              ORDER BY bm25 DESC NULLS LAST, vscore DESC, id) AS trank,
-           min(vscore) OVER w AS vmin, max(vscore) OVER w AS vmax, max(bm25) OVER w AS tmax
-    FROM scored s
-    WINDOW w AS (PARTITION BY part, grp)
+    SELECT s.*, x.vmin, x.vmax, x.tmax, {ranks}
+    FROM scored s JOIN bounds x ON x.part = s.part AND coalesce(x.grp, '') = coalesce(s.grp, '')
 ),
 fused AS (
     SELECT r.*,
@@ -243,6 +243,14 @@ WHERE f.rn <= CASE f.part WHEN 'grouped' THEN %(k_cat)s WHEN 'raw' THEN %(k_raw)
                           ELSE %(k_rel)s END
 ORDER BY f.part, f.grp, f.rn
 """
+
+# Only reciprocal rank fusion needs the two rank orders; the other modes skip their sorts.
+_RRF_RANKS = """
+           row_number() OVER (PARTITION BY s.part, s.grp ORDER BY s.vscore DESC, s.id) AS vrank,
+           row_number() OVER (PARTITION BY s.part, s.grp
+                              ORDER BY s.bm25 DESC NULLS LAST, s.vscore DESC, s.id) AS trank"""
+_RECALL_SQL_RRF = _RECALL_SQL.replace("{ranks}", _RRF_RANKS)
+_RECALL_SQL = _RECALL_SQL.replace("{ranks}", "0 AS vrank, 0 AS trank")
 
 #: Recall modes: both halves fused, or one half alone (for evaluation).
 MODE_FUSED, MODE_TEXT, MODE_VECTOR = "fused", "text", "vector"
@@ -356,7 +364,7 @@ def memory_recall(
         "k_rel": settings.RELATIONSHIP_K if k_relationship is None else k_relationship,
     }
     with connection.cursor() as cursor:
-        cursor.execute(_RECALL_SQL, params)
+        cursor.execute(_RECALL_SQL_RRF if mode == FUSION_RRF else _RECALL_SQL, params)
         rows = cursor.fetchall()
 
     # Rows arrive best first within each list (ORDER BY part, grp, rn).
