@@ -47,6 +47,14 @@ def envstr(name: str, default: str = "") -> str:
     return default if value is None else value.strip()
 
 
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive, returned lower-cased); unset gives ``default``."""
+    value = envstr(name, default).lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
 def envbool(name: str, default: bool = False) -> bool:
     """``true/1/yes/on`` or ``false/0/no/off`` (case-insensitive); unset gives ``default``."""
     value = os.environ.get(name)

@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from eros.env import data_secret, envbool, envfloat, envint, envstr, load_env_file
+from eros.env import data_secret, envbool, envchoice, envfloat, envint, envstr, load_env_file
 from eros.production import (
     ENVIRONMENTS,
     LOOPBACK_HOSTS,
@@ -267,12 +267,20 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", _PRODUCTI
 PROFILE_K_PER_CATEGORY = envint("PROFILE_K_PER_CATEGORY", 2, minimum=0)
 PROFILE_RAW_K = envint("PROFILE_RAW_K", 4, minimum=0)
 RELATIONSHIP_K = envint("RELATIONSHIP_K", 3, minimum=0)
-RECENCY_WEIGHT = envfloat("RECENCY_WEIGHT", 0.0, lo=0.0)
-RECENCY_TAU_DAYS = envfloat("RECENCY_TAU_DAYS", 30.0, lo=0.001)
-IMPORTANCE_WEIGHT = envfloat("IMPORTANCE_WEIGHT", 0.0, lo=0.0)
+# Recall ranking weights, chosen with memory_eval (README, "Memory").
+RECENCY_WEIGHT = envfloat("RECENCY_WEIGHT", 0.05, lo=0.0)
+RECENCY_TAU_DAYS = envfloat("RECENCY_TAU_DAYS", 90.0, lo=0.001)
+IMPORTANCE_WEIGHT = envfloat("IMPORTANCE_WEIGHT", 0.5, lo=0.0)
 DEDUP_SIMILARITY = envfloat("DEDUP_SIMILARITY", 0.92, lo=0.0, hi=1.0)
 HYBRID_RECALL = envbool("HYBRID_RECALL", True)
 HYBRID_RRF_K = envint("HYBRID_RRF_K", 60, minimum=1)
+#: How the text (BM25) and vector halves of recall are fused: ``convex`` or ``rrf``.
+HYBRID_FUSION = envchoice("HYBRID_FUSION", "convex", ("convex", "rrf"))
+#: Weight of the text half against the vector half (weight 1).
+HYBRID_TEXT_WEIGHT = envfloat("HYBRID_TEXT_WEIGHT", 1.0, lo=0.0)
+#: BM25 term-frequency saturation and length normalisation (Robertson & Zaragoza 2009).
+BM25_K1 = envfloat("BM25_K1", 1.2, lo=0.0)
+BM25_B = envfloat("BM25_B", 0.75, lo=0.0, hi=1.0)
 
 # --- Dreaming ------------------------------------------------------------------------------
 DREAMING_DISABLED = envbool("DREAMING_DISABLED", False)

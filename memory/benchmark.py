@@ -9,7 +9,8 @@ indexes freely, then times a chat turn's full recall — the query embedding plu
 The data is shaped like a live deployment's: memories per user follow a log-normal law (a few
 heavy users hold many memories), 60 % are relationship rows spread over 1–3 persona instances,
 25 % raw profile rows and 15 % categorised profile rows; contents are short English sentences
-embedded by the ``local`` embedder; rows are inserted in random user order, so one user's rows
+embedded by the ``local`` embedder, stemmed as English, with importance from the offline cues
+(``memory.importance``); rows are inserted in random user order, so one user's rows
 are scattered over the heap as they are after months of interleaved writes. Turns pick users
 in proportion to their memories (heavy users talk more).
 """
@@ -29,6 +30,7 @@ from django.db import connection, connections
 
 from eros.llm.cleaning import format_vector
 from eros.llm.embeddings_local import LocalEmbedder
+from memory.importance import importance_from_cues
 from memory.management.progress import Progress
 
 SEED = 20240519
@@ -204,7 +206,7 @@ def _build(spec: RecallBenchmark, *, out, err) -> None:
                     copy.write_row((session, user, instance, now, now, "{}", 0.0, False, 0))
         columns = (
             "id, session_id, user_id, instance_id, content, embedding, category,"
-            " source_message_ids, occurred_at, created_at, updated_at"
+            " source_message_ids, occurred_at, created_at, updated_at, importance, ts_config"
         )
         with (
             Progress("inserting memories", len(plan), stream=err) as bar,
@@ -235,6 +237,9 @@ def _build(spec: RecallBenchmark, *, out, err) -> None:
                         when,
                         when,
                         when,
+                        importance_from_cues(content, category),
+                        # What a write detects for these English lines (memory.language).
+                        "english",
                     )
                 )
                 if done % 5000 == 0:

@@ -16,15 +16,18 @@ from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
+
+from memory.fields import RegConfigField
 
 CATEGORIES = ("fact", "preference", "event", "emotion", "relation")
 LAYER_PROFILE = "profile"
 LAYER_RELATIONSHIP = "relationship"
 LAYERS = (LAYER_PROFILE, LAYER_RELATIONSHIP)
-#: Text-search configuration of ``content_tsv``: no stemming, no stopwords, any language.
+#: Text-search configuration of rows whose language is unknown: no stemming, no stopwords.
 TEXT_SEARCH_CONFIG = "simple"
 
 
@@ -47,9 +50,11 @@ class CompanionMemory(models.Model):
     occurred_at = models.DateTimeField(default=timezone.now, db_default=Now())
     deleted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
-    #: ``to_tsvector('simple', content)``, kept by the database for hybrid recall.
+    #: The text-search configuration ``content`` is stemmed with (``memory.language``).
+    ts_config = RegConfigField(default=TEXT_SEARCH_CONFIG, db_default=TEXT_SEARCH_CONFIG)
+    #: ``to_tsvector(ts_config, content)`` with positions, kept by the database for recall.
     content_tsv = models.GeneratedField(
-        expression=SearchVector("content", config=TEXT_SEARCH_CONFIG),
+        expression=SearchVector("content", config=F("ts_config")),
         output_field=SearchVectorField(),
         db_persist=True,
     )

@@ -30,6 +30,7 @@ from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_embedder, get_model_config
 from memory.models import CATEGORIES
+from memory.selectors import memory_text_config
 from memory.services.writes import MemoryDraft
 
 MAX_CANDIDATES = 10
@@ -39,6 +40,17 @@ class Candidate:
     content: str
     category: str
     source_message_ids: tuple[uuid.UUID, ...]
+    #: The model's score in [0, 1], or None when it gave none (cues score it on write).
+    importance: float | None = None
+
+
+def parse_importance(value: object) -> float | None:
+    """A number in [0, 1] (clamped), or None for anything else (booleans included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value != value:  # NaN
+        return None
+    return min(1.0, max(0.0, float(value)))
 
 
 def normalise_category(value: object) -> str:
@@ -51,7 +63,8 @@ def parse_candidates(text: str, *, allowed_ids: set[str]) -> list[Candidate] | N
     """Memory candidates from a model answer, or None when it holds no JSON object.
 
     Items lacking a string ``content`` or ``category`` are dropped one by one; at most 10 are
-    kept; cited ids outside the batch are dropped.
+    kept; cited ids outside the batch are dropped; ``importance`` is kept when it is a number
+    (clamped to [0, 1]).
     """
     data = parse_json_object(text)
     if data is None:
@@ -68,7 +81,14 @@ def parse_candidates(text: str, *, allowed_ids: set[str]) -> list[Candidate] | N
             continue
         sources = item.get("source_message_ids") or []
         cited = tuple(uuid.UUID(s) for s in sources if isinstance(s, str) and s in allowed_ids)
-        out.append(Candidate(content.strip(), normalise_category(category), cited))
+        out.append(
+            Candidate(
+                content.strip(),
+                normalise_category(category),
+                cited,
+                parse_importance(item.get("importance")),
+            )
+        )
         if len(out) == MAX_CANDIDATES:
             break
     return out
@@ -85,10 +105,11 @@ def _prompt(messages: list[dict]) -> str:
         "This conversation has paused. Extract up to 10 long-term memories about the USER "
         "(not the companion): facts, preferences, events, emotions, relations with others. "
         "Skip small talk and jokes; merge duplicates; cite the [ids] of the messages each "
-        "memory comes from.\n\n"
+        "memory comes from. Rate each memory's importance from 0 (trivia) to 1 (core to who "
+        "the user is or a major life event).\n\n"
         f"{transcript}\n\n"
         'Answer with JSON only: {"memories": [{"content": "...", "category": "fact|preference|'
-        'event|emotion|relation", "source_message_ids": ["..."]}]}'
+        'event|emotion|relation", "importance": 0.5, "source_message_ids": ["..."]}]}'
     )
 
 
@@ -146,6 +167,10 @@ def dreaming_distil(
         return Distillation(candidates, [])
     vectors = (embedder or get_embedder()).embed_documents([c.content for c in candidates])
     user_sources = [m.id for m in lines if m.role == "user"]
+    # The memories are stemmed in the user's language, told from all their lines at once.
+    ts_config = memory_text_config(
+        user_id=user_id, texts=[m.content for m in lines if m.role == "user"]
+    )
     drafts = [
         MemoryDraft(
             session_id=session_id,
@@ -156,6 +181,8 @@ def dreaming_distil(
             category=cand.category,
             source_message_ids=cand.source_message_ids or user_sources,
             occurred_at=occurred_at,
+            importance=cand.importance,
+            ts_config=ts_config,
         )
         for cand, vector in zip(candidates, vectors, strict=True)
     ]

@@ -25,6 +25,7 @@ from django.utils import timezone
 from eros.llm.base import Embedder
 from eros.llm.providers import get_embedder
 from memory.models import CompanionMemory
+from memory.selectors import memory_text_config
 from memory.services.writes import MemoryDraft, memory_lock_user, memory_upsert_many
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ def memory_write_exchange(
     if not planned:
         return []
     vectors = (embedder or get_embedder()).embed_documents([p["content"] for p in planned])
+    # Both rows are stemmed in the language of the exchange (the user's, when it can be told).
+    ts_config = memory_text_config(user_id=exchange.user_id, texts=[user_text, reply_text])
     writes = memory_upsert_many(
         [
             MemoryDraft(
@@ -94,6 +97,7 @@ def memory_write_exchange(
                 user_id=exchange.user_id,
                 embedding=vector,
                 occurred_at=exchange.sent_at,
+                ts_config=ts_config,
                 **p,
             )
             for p, vector in zip(planned, vectors, strict=True)

@@ -21,6 +21,8 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from memory.embedding_dim import embedding_dim_guard
+from memory.importance import importance_from_cues
+from memory.language import text_search_config
 from memory.models import CompanionMemory
 
 #: First key of the two-key advisory lock taken per user while writing memories ("mem").
@@ -39,6 +41,10 @@ class MemoryDraft:
     category: str | None = None
     source_message_ids: Sequence[uuid.UUID] = field(default_factory=tuple)
     occurred_at: datetime | None = None
+    #: In [0, 1]; None: scored from the content's cues (``memory.importance``).
+    importance: float | None = None
+    #: Text-search configuration (``memory.language``); None: detected from the content.
+    ts_config: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,10 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
     Runs in one transaction (joining the caller's, if any) holding the advisory lock of every
     user involved; a draft can merge into a row written earlier in the same call. The merged
     row keeps its id, session, ``occurred_at`` and ``created_at``; its sources become the union
-    (old first, order kept). Returns one :class:`MemoryWrite` per draft, in order. Raises
+    (old first, order kept) and its importance the higher of the two. A draft without
+    importance is scored by :func:`~memory.importance.importance_from_cues`, one without a
+    text-search configuration gets its content's language (``memory.language``). Returns one
+    :class:`MemoryWrite` per draft, in order. Raises
     :class:`~memory.embedding_dim.EmbeddingDimensionMismatch`, writing nothing, when the
     vectors do not fit the embedding column (``EMBEDDING_DIM`` and the database disagree).
     """
@@ -116,6 +125,12 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
             memory_lock_user(user_id)
         for draft in drafts:
             sources = list(dict.fromkeys(draft.source_message_ids))
+            importance = (
+                importance_from_cues(draft.content, draft.category)
+                if draft.importance is None
+                else min(1.0, max(0.0, draft.importance))
+            )
+            ts_config = draft.ts_config or text_search_config(draft.content)
             twin = memory_find_twin(
                 user_id=draft.user_id,
                 instance_id=draft.instance_id,
@@ -127,9 +142,18 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
                 twin.content = draft.content
                 twin.embedding = list(draft.embedding)
                 twin.source_message_ids = list(dict.fromkeys([*twin.source_message_ids, *sources]))
+                twin.importance = max(importance, twin.importance or 0.0)
+                twin.ts_config = ts_config
                 twin.updated_at = timezone.now()
                 twin.save(
-                    update_fields=["content", "embedding", "source_message_ids", "updated_at"]
+                    update_fields=[
+                        "content",
+                        "embedding",
+                        "source_message_ids",
+                        "importance",
+                        "ts_config",
+                        "updated_at",
+                    ]
                 )
                 out.append(MemoryWrite(twin, created=False))
                 continue
@@ -141,6 +165,8 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
                 embedding=list(draft.embedding),
                 category=draft.category,
                 source_message_ids=sources,
+                importance=importance,
+                ts_config=ts_config,
                 **({"occurred_at": draft.occurred_at} if draft.occurred_at else {}),
             )
             out.append(MemoryWrite(memory, created=True))

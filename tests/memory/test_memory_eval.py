@@ -149,3 +149,84 @@ def test_the_shipped_evaluation_file_is_well_formed():
     questions = [q for c in data.conversations for q in c.questions]
     assert len(questions) >= 60 and all(q.evidence for q in questions)
     assert {q.category for q in questions} == {"single-hop", "multi-hop", "temporal", "open-domain"}
+
+
+@pytest.mark.django_db
+def test_each_half_can_be_measured_alone(eval_file, tmp_path):
+    results = {}
+    for mode in ("text", "vector", "fused"):
+        path = tmp_path / f"{mode}.json"
+        out, _ = run(eval_file, "--k", 1, "--mode", mode, "--json", path)
+        results[mode] = json.loads(path.read_text())
+        assert f"mode {mode}" in out
+    assert {m: r["mode"] for m, r in results.items()} == {
+        "text": "text",
+        "vector": "vector",
+        "fused": "fused",
+    }
+    # At k = 1 the fake vectors put "Tell me about Miso" on t3 alone: half its evidence.
+    assert results["vector"]["per_category"]["multi-hop"]["recall_at_k"] == 0.5
+    assert results["text"]["hybrid"] is True and results["vector"]["hybrid"] is False
+
+
+@pytest.mark.django_db
+def test_a_sweep_runs_every_combination_on_one_stored_copy(eval_file, tmp_path):
+    path = tmp_path / "sweep.json"
+    out, err = run(
+        eval_file,
+        "--sweep",
+        "mode=vector,fused",
+        "--sweep",
+        "text_weight=0.5,2",
+        "--importance-weight",
+        0,
+        "--json",
+        path,
+    )
+    rows = json.loads(path.read_text())
+    assert [(r["ranking"]["mode"], r["ranking"]["text_weight"]) for r in rows] == [
+        ("vector", 0.5),
+        ("vector", 2.0),
+        ("fused", 0.5),
+        ("fused", 2.0),
+    ]
+    assert all(r["ranking"]["importance_weight"] == 0.0 for r in rows)
+    # The 4 turns are stored once; the 3 questions are asked once per combination.
+    assert err.count("4/4") == 1 and err.count("3/3") == 4
+    assert len([line for line in out.splitlines() if "mode=" in line]) == 4
+    assert CompanionMemory.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_bad_sweep_is_refused(eval_file):
+    with pytest.raises(CommandError, match="expected NAME=V1,V2"):
+        run(eval_file, "--sweep", "colour=red")
+    with pytest.raises(CommandError, match="not a float"):
+        run(eval_file, "--sweep", "text_weight=heavy")
+
+
+@pytest.mark.django_db
+def test_stored_turns_carry_cue_importance_and_the_conversation_language(eval_file):
+    run(eval_file, "--keep")
+    rows = {r.content: r for r in CompanionMemory.objects.all()}
+    assert {r.ts_config for r in rows.values()} == {"english"}
+    assert rows["Ann: I adopted a cat named Miso"].importance > rows["Bo: lovely"].importance
+
+
+def test_the_second_evaluation_file_is_well_formed():
+    from memory.management.commands.memory_eval import EvalFile
+
+    data = EvalFile.model_validate_json(
+        (FIXTURES / "conversations" / "memory_eval_long.json").read_bytes()
+    )
+    assert len(data.conversations) == 4
+    assert sum(len(c.turns) for c in data.conversations) >= 400
+    questions = [q for c in data.conversations for q in c.questions]
+    assert len(questions) >= 100 and all(q.evidence for q in questions)
+    assert {q.category for q in questions} == {
+        "single-hop",
+        "multi-hop",
+        "temporal",
+        "open-domain",
+        "knowledge-update",
+    }

@@ -22,6 +22,15 @@ def unit(seed: int, dim: int = 512) -> list[float]:
     return vector
 
 
+@pytest.fixture(autouse=True)
+def cosine_order_and_plain_rrf(settings):
+    """These tests pin cosine scores and plain RRF; test_ranking.py covers the defaults."""
+    settings.RECENCY_WEIGHT = 0.0
+    settings.IMPORTANCE_WEIGHT = 0.0
+    settings.HYBRID_FUSION = "rrf"
+    settings.HYBRID_TEXT_WEIGHT = 1.0
+
+
 @pytest.fixture
 def session(alice):
     return ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())
