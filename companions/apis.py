@@ -60,6 +60,7 @@ from eros.fields import (
     StrictFloatField,
     StrictUUIDField,
     is_blank,
+    json_size_bytes,
 )
 from eros.llm.providers import get_chat_model
 from eros.schema import error_responses
@@ -516,7 +517,23 @@ class GiftSendApi(APIView):
             max_length=GIFT_LABEL_MAX_CHARS,
             help_text='What was given (default "gift").',
         )
-        metadata = JSONObjectField(required=False, allow_null=True)
+        metadata = JSONObjectField(
+            required=False,
+            allow_null=True,
+            help_text="Anything the client wants kept with the gift: at most "
+            f"{settings.GIFT_METADATA_MAX_BYTES} bytes as compact UTF-8 JSON "
+            "(GIFT_METADATA_MAX_BYTES; larger is a 413).",
+        )
+
+        def validate_metadata(self, value):
+            size = json_size_bytes(value)
+            limit = settings.GIFT_METADATA_MAX_BYTES
+            if size > limit:
+                raise PayloadTooLarge(
+                    f"metadata is {size} bytes as JSON; the limit is {limit}",
+                    {"metadata": [f"at most {limit} bytes as compact UTF-8 JSON"]},
+                )
+            return value
 
     class OutputSerializer(serializers.Serializer):
         reply = serializers.CharField(allow_null=True, help_text="Always null.")
@@ -527,7 +544,7 @@ class GiftSendApi(APIView):
         tags=["companion"],
         operation_id="gift_send",
         request=InputSerializer,
-        responses={200: OutputSerializer, **error_responses(400, 403, 404, 409)},
+        responses={200: OutputSerializer, **error_responses(400, 403, 404, 409, 413)},
     )
     def post(self, request, session_id):
         session = session_for_user(session_id=session_id, user_id=request.user.id)

@@ -28,7 +28,7 @@ ERROR_DESCRIPTIONS = {
     403: "The resource belongs to another user.",
     404: "Unknown resource or route.",
     409: "The resource is in a state that does not allow this operation.",
-    413: "The request body, or the message in it, is too large.",
+    413: "The request body, or the message or gift metadata in it, is too large.",
     415: "The request body is not `application/json`.",
     502: "The model provider failed after retries and fallback; the user message is kept.",
     503: "The database is unreachable.",

@@ -122,7 +122,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["eros.auth.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["eros.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "eros.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "eros.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -141,6 +141,12 @@ SPECTACULAR_SETTINGS = {
         "eros.schema.add_error_responses",
     ],
 }
+
+# --- API limits ----------------------------------------------------------------------------
+#: Deepest nesting of arrays/objects accepted in a JSON request body (deeper is a 400).
+JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 32, minimum=2)
+#: Largest gift ``metadata`` accepted, in bytes of compact UTF-8 JSON (larger is a 413).
+GIFT_METADATA_MAX_BYTES = envint("GIFT_METADATA_MAX_BYTES", 4096, minimum=2)
 
 # --- Auth (JWT) ----------------------------------------------------------------------------
 SUPABASE_URL = envstr("SUPABASE_URL")
