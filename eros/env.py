@@ -7,6 +7,7 @@ A value that cannot be parsed is an error naming the variable, not a silent defa
 from __future__ import annotations
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -61,6 +62,22 @@ def envfloat(
     if (lo is not None and parsed < lo) or (hi is not None and parsed > hi):
         raise ImproperlyConfigured(f"{name}={value!r}: must be within [{lo}, {hi}]")
     return parsed
+
+
+_RATE = re.compile(r"(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)")
+_RATE_OFF = {"off", "none", "0"}
+
+
+def envrate(name: str, default: str) -> str | None:
+    """A request rate ``N/period`` (period ``s``, ``min``, ``hour`` or ``day``, N ≥ 1), in the
+    form DRF's throttles read; ``off`` (or ``0``, ``none``) gives ``None``, no limit."""
+    value = envstr(name) or default
+    if value.lower() in _RATE_OFF:
+        return None
+    match = _RATE.fullmatch(value.lower())
+    if match is None or int(match[1]) < 1:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected N/period (e.g. 120/min) or off")
+    return f"{int(match[1])}/{match[2]}"
 
 
 def data_secret(data_dir, filename: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from eros.env import data_secret, envbool, envfloat, envint, envstr
+from eros.env import data_secret, envbool, envfloat, envint, envrate, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -124,6 +124,13 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["eros.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "eros.api.exception_handler",
+    # Limits per user and per client address (eros.throttling); the rates are read per request.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "eros.throttling.UserRateThrottle",
+        "eros.throttling.IpRateThrottle",
+    ],
+    # The client address is REMOTE_ADDR; a client-set X-Forwarded-For is never believed.
+    "NUM_PROXIES": 0,
     "DEFAULT_SCHEMA_CLASS": "eros.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -147,6 +154,19 @@ SPECTACULAR_SETTINGS = {
 JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 32, minimum=2)
 #: Largest gift ``metadata`` accepted, in bytes of compact UTF-8 JSON (larger is a 413).
 GIFT_METADATA_MAX_BYTES = envint("GIFT_METADATA_MAX_BYTES", 4096, minimum=2)
+#: Requests per user (token ``sub``) and per client address on the API; ``off`` = no limit.
+API_RATE_LIMIT = envrate("API_RATE_LIMIT", "120/min")
+API_RATE_LIMIT_IP = envrate("API_RATE_LIMIT_IP", "600/min")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Rate-limit counts are shared by every web process and host, so they live in PostgreSQL
+    # (table created by the eros migrations). Past MAX_ENTRIES keys, expired ones are culled.
+    "rate_limits": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "api_rate_limits",
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    },
+}
 
 # --- Auth (JWT) ----------------------------------------------------------------------------
 SUPABASE_URL = envstr("SUPABASE_URL")
