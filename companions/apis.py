@@ -410,13 +410,29 @@ class HistoryMessageSerializer(serializers.Serializer):
     )
     content = serializers.CharField()
     sent_at = serializers.DateTimeField()
+    turn_status = serializers.ChoiceField(
+        choices=ChatMessage.TURN_STATUSES,
+        required=False,
+        help_text="User messages only (absent on others, and on user messages stored without "
+        "a turn): `pending` (the reply is on its way), `replied`, `ghosted` (no reply, by "
+        "choice) or `failed` (the turn failed and has no reply; the message is kept, so a "
+        "client can offer to send it again).",
+    )
+
+    def to_representation(self, instance):
+        body = super().to_representation(instance)
+        if instance.role != ChatMessage.ROLE_USER or instance.turn_status is None:
+            body.pop("turn_status", None)
+        return body
 
 
 class ChatHistoryApi(APIView):
     """A page of the conversation, oldest first; ``offset`` counts back from the newest.
 
-    Lists user, assistant and gift messages (``system_error`` rows are for operators).
-    ``total`` counts all of them; ``has_more`` says whether older messages remain.
+    Lists user, assistant and gift messages; user messages carry their ``turn_status``, so a
+    failed turn (``failed``: kept, but never answered) is visible and can be retried. The
+    ``system_error`` rows behind failures are for operators. ``total`` counts the listed
+    messages; ``has_more`` says whether older ones remain.
     """
 
     class OutputSerializer(serializers.Serializer):
