@@ -161,16 +161,6 @@ GIFT_METADATA_MAX_BYTES = envint("GIFT_METADATA_MAX_BYTES", 4096, minimum=2)
 #: Requests per user (token ``sub``) and per client address on the API; ``off`` = no limit.
 API_RATE_LIMIT = envrate("API_RATE_LIMIT", "120/min")
 API_RATE_LIMIT_IP = envrate("API_RATE_LIMIT_IP", "600/min")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # Rate-limit counts are shared by every web process and host, so they live in PostgreSQL
-    # (table created by the eros migrations). Past MAX_ENTRIES keys, expired ones are culled.
-    "rate_limits": {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "api_rate_limits",
-        "OPTIONS": {"MAX_ENTRIES": 10_000},
-    },
-}
 
 # --- Admin login lockout (django-axes) ------------------------------------------------------
 # Failed admin logins are counted per client address in the database (shared by every web

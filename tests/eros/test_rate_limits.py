@@ -1,35 +1,36 @@
-"""Per-user and per-IP rate limits: 429 ``rate_limited`` JSON with ``Retry-After``, shared state
+"""Per-user and per-IP rate limits: 429 ``rate_limited`` JSON with ``Retry-After``, state shared
 in PostgreSQL, exact under simultaneous requests."""
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from rest_framework.test import APIClient
 
 from eros.env import envrate
-from eros.throttling import client_network
+from eros.models import ApiRateLimit
+from eros.throttling import client_network, rate_limit_hit, rate_limit_sweep
 from tests.api import assert_error, db_snapshot
 from tests.conftest import token_for
 
 
 @pytest.fixture
 def limits(settings):
-    """``limits(user=..., ip=...)`` sets the rates (``None`` = off) on a cleared store."""
-    caches["rate_limits"].clear()
+    """``limits(user=..., ip=...)`` sets the rates (``None`` = off) on an empty table."""
+    ApiRateLimit.objects.all().delete()
 
     def set_rates(*, user: str | None = None, ip: str | None = None) -> None:
         settings.API_RATE_LIMIT = user
         settings.API_RATE_LIMIT_IP = ip
 
     yield set_rates
-    caches["rate_limits"].clear()
+    ApiRateLimit.objects.all().delete()  # transactional tests do not roll it back
 
 
 def _client(user_id: uuid.UUID, address: str = "203.0.113.7", **headers) -> APIClient:
@@ -62,7 +63,8 @@ def test_a_user_over_the_limit_gets_429_with_retry_after_and_nothing_is_stored(
     response = client.post(
         f"/comp/chat/{alice_session.id}/message", {"message": "hello"}, format="json"
     )
-    assert_rate_limited(response)
+    # 3 per minute: after a burst of three, the next request is allowed 20 seconds on.
+    assert assert_rate_limited(response) in (19, 20)
     assert "throttled" in response.json()["message"]
     assert db_snapshot() == before
 
@@ -163,3 +165,26 @@ def test_the_document_lists_429_with_retry_after_on_every_api_operation(client):
         schema = limited["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Error"}
     assert "429" not in document["paths"]["/healthz"]["get"]["responses"]
+
+
+@pytest.mark.django_db
+def test_a_rate_allows_a_burst_then_one_request_per_interval():
+    """2 per 0.4 s: two at once, then one every 0.2 s; the wait says when."""
+    key = f"test:{uuid.uuid4()}"
+    assert rate_limit_hit(key=key, count=2, period_s=0.4) is None
+    assert rate_limit_hit(key=key, count=2, period_s=0.4) is None
+    wait = rate_limit_hit(key=key, count=2, period_s=0.4)
+    assert wait is not None and 0.1 < wait <= 0.2
+    time.sleep(wait + 0.02)
+    assert rate_limit_hit(key=key, count=2, period_s=0.4) is None
+    assert rate_limit_hit(key=key, count=2, period_s=0.4) is not None
+
+
+@pytest.mark.django_db
+def test_the_sweep_deletes_only_rows_that_limit_nobody():
+    assert rate_limit_hit(key="test:idle", count=100, period_s=0.05) is None
+    assert rate_limit_hit(key="test:busy", count=1, period_s=60) is None
+    time.sleep(0.01)
+    assert rate_limit_sweep() == 1
+    assert list(ApiRateLimit.objects.values_list("key", flat=True)) == ["test:busy"]
+    assert rate_limit_hit(key="test:busy", count=1, period_s=60) is not None
