@@ -20,7 +20,7 @@ from eros.admin import (
     changelist_url,
     link,
 )
-from eros.parsers import nesting_exceeds, unstorable_value
+from eros.jsonsafe import nesting_exceeds, unstorable_value
 from personas.loader import ArtMetadataError, validate_art_metadata
 from personas.models import PersonaGenome, PersonaInstance
 

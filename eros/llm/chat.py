@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from eros.jsonsafe import storable
 from eros.llm.base import ChatRequest, ChatResult, ProviderError
 from eros.llm.cleaning import StreamCleaner, clean_response
 from eros.llm.httpclient import (
@@ -256,7 +257,7 @@ def _delta_text(where: str, data: str) -> str:
     """The text delta of one streamed chunk (``choices[0].delta.content``), maybe ``""``."""
     try:
         event = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ProviderError(
             f"{where}: malformed stream event: {data[:200]}", retryable=True
         ) from exc
@@ -271,4 +272,5 @@ def _delta_text(where: str, data: str) -> str:
         raise ProviderError(f"{where}: stream event has malformed choices", retryable=False)
     delta = choices[0].get("delta")
     content = delta.get("content") if isinstance(delta, dict) else None
-    return content if isinstance(content, str) else ""
+    # Text that PostgreSQL and UTF-8 cannot hold (NUL, lone surrogates) becomes U+FFFD.
+    return storable(content) if isinstance(content, str) else ""

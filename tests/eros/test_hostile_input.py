@@ -1,15 +1,20 @@
 """Hostile JSON bodies are 4xx in the one error shape and store nothing: deep nesting, lone
-surrogates, numbers beyond the double range, oversized gift metadata."""
+surrogates, numbers beyond the double range, oversized gift metadata. A provider's reply
+holding what PostgreSQL cannot store is repaired instead."""
 
 from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
-from companions.models import CompanionAffinityEvent
-from eros.parsers import nesting_exceeds, unstorable_value
+from companions.models import ChatMessage, CompanionAffinityEvent
+from eros.jsonsafe import nesting_exceeds, unstorable_value
+from eros.llm.chat import OpenAIChatModel
+from eros.llm.httpclient import RetryPolicy
 from tests.api import assert_error, db_snapshot
+from tests.llm.wire import Sleeps, Wire
 
 #: 1,000 levels of arrays in under two kilobytes: this used to exhaust the decoder's stack.
 DEEP = "[" * 1000 + "]" * 1000
@@ -172,3 +177,25 @@ def test_unstorable_value_names_the_first_bad_place():
     assert unstorable_value([{"x": float("inf")}])[0] == "[0].x"
     assert unstorable_value({"n": -(10**309)})[0] == "n"
     assert unstorable_value({"n": 10**308}) is None
+
+
+@pytest.mark.django_db
+def test_a_reply_with_a_lone_surrogate_and_nul_from_the_provider_is_stored_repaired(
+    alice_session, client_for, alice, settings
+):
+    body = '{"choices": [{"message": {"role": "assistant", "content": "hi\\ud800 you\\u0000"}}]}'
+    wire = Wire([httpx.Response(200, content=body.encode())])
+    settings.EROS_CHAT_MODEL = OpenAIChatModel(
+        base_url="https://provider.test/v1",
+        api_key="k",
+        name="stub",
+        retry=RetryPolicy(sleep=Sleeps()),
+        transport=wire.transport,
+    )
+    response = client_for(alice).post(
+        f"/comp/chat/{alice_session.id}/message", {"message": "hello"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["reply"] == "hi\ufffd you\ufffd"
+    stored = ChatMessage.objects.get(session=alice_session, role="assistant")
+    assert stored.content == "hi\ufffd you\ufffd"
