@@ -120,13 +120,30 @@ class UserRateThrottle(_RateThrottle):
 
 
 class IpRateThrottle(_RateThrottle):
-    """``API_RATE_LIMIT_IP`` per client address (IPv6: per /64 network)."""
+    """``API_RATE_LIMIT_IP`` per client address (IPv6: per /64 network); loopback is exempt.
+
+    A request from loopback comes from local tooling or from a reverse proxy on the same host
+    that did not pass the client's address on; limiting that "address" would limit every
+    user at once, so such requests are only limited per user.
+    """
 
     scope = "ip"
     setting = "API_RATE_LIMIT_IP"
 
-    def ident(self, request) -> str:
-        return client_network(request.META.get("REMOTE_ADDR") or "")
+    def ident(self, request) -> str | None:
+        address = request.META.get("REMOTE_ADDR") or ""
+        if _is_loopback(address):
+            return None
+        return client_network(address)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is loopback too
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def client_network(address: str) -> str:

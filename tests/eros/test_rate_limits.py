@@ -87,6 +87,16 @@ def test_the_address_limit_counts_every_user_behind_it(alice_session, alice, bob
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("loopback", ["127.0.0.1", "127.8.0.1", "::1", "::ffff:127.0.0.1"])
+def test_loopback_is_limited_per_user_only(alice_session, alice, bob, limits, loopback):
+    """A local proxy that does not pass client addresses on must not limit all users at once."""
+    limits(user="3/min", ip="2/min")
+    statuses = [_history(_client(alice, loopback), alice_session).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert _client(bob, loopback).get(f"/comp/chat/{bob}/sessions").status_code == 200
+
+
+@pytest.mark.django_db
 def test_ipv6_clients_are_limited_by_their_64_network(alice_session, alice, limits):
     limits(ip="2/min")
     for address in ("2001:db8:1:2::a", "2001:db8:1:2:ffff::b"):
