@@ -63,6 +63,7 @@ from eros.fields import (
     StrictFloatField,
     StrictUUIDField,
     is_blank,
+    json_size_bytes,
 )
 from eros.llm.providers import get_chat_model
 from eros.schema import error_responses
@@ -462,13 +463,29 @@ class HistoryMessageSerializer(serializers.Serializer):
     )
     content = serializers.CharField()
     sent_at = serializers.DateTimeField()
+    turn_status = serializers.ChoiceField(
+        choices=ChatMessage.TURN_STATUSES,
+        required=False,
+        help_text="User messages only (absent on others, and on user messages stored without "
+        "a turn): `pending` (the reply is on its way), `replied`, `ghosted` (no reply, by "
+        "choice) or `failed` (the turn failed and has no reply; the message is kept, so a "
+        "client can offer to send it again).",
+    )
+
+    def to_representation(self, instance):
+        body = super().to_representation(instance)
+        if instance.role != ChatMessage.ROLE_USER or instance.turn_status is None:
+            body.pop("turn_status", None)
+        return body
 
 
 class ChatHistoryApi(APIView):
     """A page of the conversation, oldest first; ``offset`` counts back from the newest.
 
-    Lists user, assistant and gift messages (``system_error`` rows are for operators).
-    ``total`` counts all of them; ``has_more`` says whether older messages remain.
+    Lists user, assistant and gift messages; user messages carry their ``turn_status``, so a
+    failed turn (``failed``: kept, but never answered) is visible and can be retried. The
+    ``system_error`` rows behind failures are for operators. ``total`` counts the listed
+    messages; ``has_more`` says whether older ones remain.
     """
 
     class OutputSerializer(serializers.Serializer):
@@ -569,7 +586,23 @@ class GiftSendApi(APIView):
             max_length=GIFT_LABEL_MAX_CHARS,
             help_text='What was given (default "gift").',
         )
-        metadata = JSONObjectField(required=False, allow_null=True)
+        metadata = JSONObjectField(
+            required=False,
+            allow_null=True,
+            help_text="Anything the client wants kept with the gift: at most "
+            f"{settings.GIFT_METADATA_MAX_BYTES} bytes as compact UTF-8 JSON "
+            "(GIFT_METADATA_MAX_BYTES; larger is a 413).",
+        )
+
+        def validate_metadata(self, value):
+            size = json_size_bytes(value)
+            limit = settings.GIFT_METADATA_MAX_BYTES
+            if size > limit:
+                raise PayloadTooLarge(
+                    f"metadata is {size} bytes as JSON; the limit is {limit}",
+                    details={"metadata": [f"at most {limit} bytes as compact UTF-8 JSON"]},
+                )
+            return value
 
     class OutputSerializer(serializers.Serializer):
         reply = serializers.CharField(allow_null=True, help_text="Always null.")
@@ -580,7 +613,7 @@ class GiftSendApi(APIView):
         tags=["companion"],
         operation_id="gift_send",
         request=InputSerializer,
-        responses={200: OutputSerializer, **error_responses(400, 403, 404, 409)},
+        responses={200: OutputSerializer, **error_responses(400, 403, 404, 409, 413)},
     )
     def post(self, request, session_id):
         session = session_for_user(session_id=session_id, user_id=request.user.id)

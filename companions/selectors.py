@@ -34,7 +34,8 @@ def message_history_page(
 
     ``offset`` counts back from the newest message; the page is the ``limit`` messages before
     that point, returned oldest first (reference eros-engine-server.md §2.2 ``history``).
-    ``system_error`` rows are operator-facing and not listed. Two queries.
+    ``system_error`` rows are operator-facing and not listed; a failed turn shows as its user
+    message's ``turn_status``. Two queries.
     """
     visible = ChatMessage.objects.filter(session=session).exclude(
         role=ChatMessage.ROLE_SYSTEM_ERROR
@@ -43,7 +44,9 @@ def message_history_page(
     if offset >= total:
         return [], total
     rows = list(
-        visible.order_by("-sent_at", "-id").only("id", "role", "content", "sent_at")[
+        visible.order_by("-sent_at", "-id").only(
+            "id", "role", "content", "sent_at", "turn_status"
+        )[
             offset : offset + limit
         ]
     )

@@ -8,6 +8,7 @@ may also come from a ``.env`` file (:func:`load_env_file`); the environment wins
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -96,6 +97,22 @@ def envfloat(
     if (lo is not None and parsed < lo) or (hi is not None and parsed > hi):
         raise ImproperlyConfigured(f"{name}={value!r}: must be within [{lo}, {hi}]")
     return parsed
+
+
+_RATE = re.compile(r"(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)")
+_RATE_OFF = {"off", "none", "0"}
+
+
+def envrate(name: str, default: str) -> str | None:
+    """A request rate ``N/period`` (period ``s``, ``min``, ``hour`` or ``day``, N ≥ 1), in the
+    form DRF's throttles read; ``off`` (or ``0``, ``none``) gives ``None``, no limit."""
+    value = envstr(name) or default
+    if value.lower() in _RATE_OFF:
+        return None
+    match = _RATE.fullmatch(value.lower())
+    if match is None or int(match[1]) < 1:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected N/period (e.g. 120/min) or off")
+    return f"{int(match[1])}/{match[2]}"
 
 
 def data_secret(data_dir, filename: str) -> str:

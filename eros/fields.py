@@ -7,6 +7,7 @@ exactly that, so clients learn about mistakes instead of having them guessed awa
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -33,6 +34,11 @@ INTEGER_RE = re.compile(r"^-?[0-9]+$")
 def is_blank(text: str) -> bool:
     """True when ``text`` is empty or only whitespace (in the sense of :data:`WHITESPACE`)."""
     return _BLANK_RE.fullmatch(text) is not None
+
+
+def json_size_bytes(value) -> int:
+    """Bytes of ``value`` (decoded JSON) written as compact UTF-8 JSON."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def without_nul(value):
@@ -82,9 +88,13 @@ class StrictFloatField(serializers.FloatField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | float):
             self.fail("invalid")
-        if not math.isfinite(data):
+        try:
+            number = float(data)
+        except OverflowError:  # an integer beyond the double range, such as 10**400
             self.fail("invalid")
-        return super().to_internal_value(data)
+        if not math.isfinite(number):
+            self.fail("invalid")
+        return super().to_internal_value(number)
 
 
 class QueryIntegerField(serializers.IntegerField):

@@ -1,10 +1,11 @@
 """OpenAPI pieces shared by every app: the bearer scheme, the error body and its responses.
 
 :func:`add_error_responses` (a drf-spectacular post-processing hook) documents the errors that
-every operation can answer whatever its view says: 401 on authenticated operations, 400 and 415
-on operations with a body or query parameters, 404 on operations with path parameters (unknown
-ids, and path segments that are not UUIDs, answer 404). Views declare the rest (403, 409, 413,
-502 …) with :func:`error_responses`.
+every operation can answer whatever its view says: 401 and 429 (rate limited, with
+``Retry-After``) on authenticated operations, 400 and 415 on operations with a body or query
+parameters, 404 on operations with path parameters (unknown ids, and path segments that are
+not UUIDs, answer 404). Views declare the rest (403, 409, 413, 502 …) with
+:func:`error_responses`.
 """
 
 from __future__ import annotations
@@ -28,10 +29,19 @@ ERROR_DESCRIPTIONS = {
     403: "The resource belongs to another user.",
     404: "Unknown resource or route.",
     409: "The resource is in a state that does not allow this operation.",
-    413: "The request body, or the message in it, is too large.",
+    413: "The request body, or the message or gift metadata in it, is too large.",
     415: "The request body is not `application/json`.",
+    429: "Too many requests from this user (`API_RATE_LIMIT`) or this client address "
+    "(`API_RATE_LIMIT_IP`); `Retry-After` gives the seconds to wait.",
     502: "The model provider failed after retries and fallback; the user message is kept.",
     503: "The database is unreachable.",
+}
+
+
+RETRY_AFTER_HEADER = {
+    "description": "Seconds until the next request will be accepted (at least 1).",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 
@@ -123,6 +133,12 @@ def add_error_responses(result, generator, request, public):
         },
     )
     for path, methods in result.get("paths", {}).items():
+        # The OpenAI-compatible routes answer errors in OpenAI's shape (companions.openai_apis).
+        path_error_ref = (
+            {"$ref": "#/components/schemas/OpenAIError"}
+            if path.startswith("/v1/") and "OpenAIError" in schemas
+            else error_ref
+        )
         for operation in methods.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
@@ -130,7 +146,7 @@ def add_error_responses(result, generator, request, public):
             if operation.get("security") != [] and any(
                 "bearerAuth" in s for s in operation.get("security", [])
             ):
-                wanted.add(401)
+                wanted |= {401, 429}
             params = operation.get("parameters", [])
             if "requestBody" in operation:
                 # Every body of this API is required, even when all its fields are optional
@@ -142,11 +158,13 @@ def add_error_responses(result, generator, request, public):
             if "{" in path:
                 wanted.add(404)
             for code in sorted(wanted):
-                operation["responses"].setdefault(
+                response = operation["responses"].setdefault(
                     str(code),
                     {
                         "description": ERROR_DESCRIPTIONS[code],
-                        "content": {"application/json": {"schema": error_ref}},
+                        "content": {"application/json": {"schema": path_error_ref}},
                     },
                 )
+                if code == 429:
+                    response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
     return result

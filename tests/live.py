@@ -20,6 +20,8 @@ from urllib.parse import quote
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Web processes started by tests are not rate limited unless a test asks for it.
+UNLIMITED_ENV = {"API_RATE_LIMIT": "off", "API_RATE_LIMIT_IP": "off"}
 
 
 def free_port() -> int:
@@ -109,6 +111,7 @@ def start_live_server(directory: Path, *, database_url: str, env: dict | None = 
             "EMBEDDINGS_PROVIDER": "local",
             "EROS_TEST_CHAT_SCRIPT": str(script_path),
             "EROS_TEST_STREAM_LOG": str(log_path),
+            **UNLIMITED_ENV,
             **(env or {}),
         },
         stdout=subprocess.PIPE,

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from tests.live import ROOT, free_port, test_database_url
+from tests.live import ROOT, UNLIMITED_ENV, free_port, test_database_url
 
 
 class LiveEros:
@@ -29,6 +29,7 @@ class LiveEros:
             "DREAMING_DISABLED": "true",
             "Q_POLL_S": "0.1",
             "LOG_LEVEL": "WARNING",
+            **UNLIMITED_ENV,
             **(env or {}),
         }
         self.procs: list[subprocess.Popen] = []

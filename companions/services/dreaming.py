@@ -59,9 +59,12 @@ _ELIGIBLE = """
           AND (s.classified_at IS NULL OR m.sent_at > s.classified_at))
 """
 
+# "id = (scalar subquery)" runs the subquery once. With "id IN (…)" the planner may rescan it
+# for every row of an outer scan of chat_sessions; each rescan locks and returns the next
+# unlocked row, and one statement claimed several sessions while returning one.
 _CLAIM_SQL = f"""
 UPDATE chat_sessions SET classification_claimed_at = %(now)s
-WHERE id IN (
+WHERE id = (
     SELECT s.id FROM chat_sessions s
     WHERE {_ELIGIBLE}
     ORDER BY s.last_active_at

@@ -84,6 +84,11 @@ def session_start(
 
     now = timezone.now()
     with transaction.atomic():
+        # Simultaneous starts race between "no session yet" and the insert, and there is no
+        # row to lock until the first session exists; so they queue on the instance row (one
+        # per user and persona). Under READ COMMITTED, the next in line then sees the session
+        # the first committed and resumes it.
+        PersonaInstance.objects.select_for_update().filter(id=instance.id).exists()
         session = (
             ChatSession.objects.select_for_update()
             .filter(user_id=user_id, instance_id=instance.id)

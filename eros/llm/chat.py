@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from eros.jsonsafe import storable
 from eros.llm.base import ChatRequest, ChatResult, ProviderError
 from eros.llm.cleaning import StreamCleaner, clean_response
 from eros.llm.deadline import DEFAULT_DEADLINE_S, Deadline
@@ -332,7 +333,7 @@ def _delta_text(where: str, data: str) -> str:
     """The text delta of one streamed chunk (``choices[0].delta.content``), maybe ``""``."""
     try:
         event = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ProviderError(
             f"{where}: malformed stream event: {data[:200]}", retryable=True
         ) from exc
@@ -347,4 +348,5 @@ def _delta_text(where: str, data: str) -> str:
         raise ProviderError(f"{where}: stream event has malformed choices", retryable=False)
     delta = choices[0].get("delta")
     content = delta.get("content") if isinstance(delta, dict) else None
-    return content if isinstance(content, str) else ""
+    # Text that PostgreSQL and UTF-8 cannot hold (NUL, lone surrogates) becomes U+FFFD.
+    return storable(content) if isinstance(content, str) else ""

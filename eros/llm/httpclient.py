@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
+from eros.jsonsafe import storable
 from eros.llm.base import ProviderError
 from eros.llm.deadline import Deadline, DeadlineExceeded
 
@@ -130,13 +131,15 @@ def transport_error(
 
 
 def read_json(provider: str, response: httpx.Response) -> Any:
-    """The JSON body of a 2xx response; a body that is not JSON is a retryable error.
+    """The JSON body of a 2xx response, made :func:`~eros.jsonsafe.storable` (NUL characters and
+    lone surrogates become U+FFFD); a body that is not JSON is a retryable error.
 
-    A truncated or HTML body from a proxy can be a one-off, so it is worth one more try.
+    A truncated or HTML body from a proxy can be a one-off, so it is worth one more try; so is
+    JSON nested too deeply to decode.
     """
     try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError) as exc:
+        return storable(response.json())
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ProviderError(
             f"{provider}: response is not valid JSON ({exc}): {_snippet(response)}",
             retryable=True,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from eros.jsonsafe import storable
+
 
 def find_json_block(text: str) -> str | None:
     """The first balanced ``{…}`` substring of ``text``, or None."""
@@ -40,18 +42,22 @@ def find_json_block(text: str) -> str | None:
 
 
 def parse_json_object(text: str) -> dict[str, Any] | None:
-    """The JSON object in ``text`` (whole text first, then the first balanced block), or None."""
+    """The JSON object in ``text`` (whole text first, then the first balanced block), or None.
+
+    The object is :func:`~eros.jsonsafe.storable` (NUL characters and lone surrogates become
+    U+FFFD); JSON nested too deeply to decode counts as no object.
+    """
     try:
         value = json.loads(text)
         if isinstance(value, dict):
-            return value
-    except (ValueError, TypeError):
+            return storable(value)
+    except (ValueError, TypeError, RecursionError):
         pass
     block = find_json_block(text or "")
     if block is None:
         return None
     try:
         value = json.loads(block)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    return storable(value) if isinstance(value, dict) else None

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from companions.models import ChatMessage
+from eros.llm.fakes import FakeChatModel
 from tests.api import assert_error
 
 
@@ -114,3 +115,68 @@ def test_history_is_private(alice_session, thirty, client_for, bob, alice):
     assert_error(_get(client_for(None), alice_session), 401, "unauthorized")
     unknown = client_for(alice).get(f"/comp/chat/{uuid.uuid4()}/history")
     assert_error(unknown, 404, "not_found")
+
+
+@pytest.mark.django_db
+def test_user_messages_carry_their_turn_status_and_a_failed_turn_is_visible(
+    alice_session, client_for, alice, settings
+):
+    fake = FakeChatModel(lambda request: "lovely" if request.task == "chat_companion" else "{}")
+    settings.EROS_CHAT_MODEL = fake
+    client = client_for(alice)
+    base = f"/comp/chat/{alice_session.id}"
+
+    assert client.post(f"{base}/message", {"message": "hi"}, format="json").status_code == 200
+    fake.fail_next()
+    failed = client.post(f"{base}/message", {"message": "still there?"}, format="json")
+    assert failed.status_code == 502
+    gift = client.post(f"{base}/event/gift", {"deltas": {"warmth": 0.1}}, format="json")
+    assert gift.status_code == 200
+    queued = client.post(f"{base}/message_async", {"message": "later"}, format="json")
+    assert queued.status_code == 202
+
+    body = client.get(f"{base}/history").json()
+    rows = [(m["role"], m["content"], m.get("turn_status")) for m in body["messages"]]
+    assert rows == [
+        ("user", "hi", "replied"),
+        ("assistant", "lovely", None),
+        ("user", "still there?", "failed"),
+        ("gift_user", "gift", None),
+        ("user", "later", "pending"),
+    ]
+    # Only user messages have the field; the failure's system_error row stays out of the list.
+    assert [("turn_status" in m) for m in body["messages"]] == [True, False, True, False, True]
+    assert body["total"] == 5
+    assert ChatMessage.objects.filter(session=alice_session, role="system_error").count() == 1
+    failed_row = body["messages"][2]
+    assert failed_row["id"] == str(
+        ChatMessage.objects.get(session=alice_session, content="still there?").id
+    )
+
+
+@pytest.mark.django_db
+def test_a_ghosted_turn_shows_as_ghosted(alice_session, client_for, alice):
+    message = ChatMessage.objects.create(
+        session=alice_session, role="user", content="hello?", turn_status="ghosted"
+    )
+    body = client_for(alice).get(f"/comp/chat/{alice_session.id}/history").json()
+    assert body["messages"] == [
+        {
+            "id": str(message.id),
+            "role": "user",
+            "content": "hello?",
+            "sent_at": body["messages"][0]["sent_at"],
+            "turn_status": "ghosted",
+        }
+    ]
+
+
+@pytest.mark.django_db
+def test_the_document_describes_turn_status_on_history_messages(client):
+    document = client.get("/api-docs/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    schema = schemas["HistoryMessage"]
+    ref = schema["properties"]["turn_status"]["allOf"][0]["$ref"]
+    enum = schemas[ref.rsplit("/", 1)[-1]]["enum"]
+    assert enum == ["pending", "replied", "ghosted", "failed"]
+    assert set(schema["required"]) == {"id", "role", "content", "sent_at"}

@@ -407,3 +407,22 @@ def test_the_schedule_follows_the_settings(settings):
     settings.DREAMING_TICK_SECS = 0
     assert dreaming_schedule_ensure() == "(dreaming disabled)"
     assert not Schedule.objects.filter(name="eros-dreaming").exists()
+
+
+@pytest.mark.django_db
+def test_one_sweep_claims_one_session_even_when_the_planner_rescans_the_claim(
+    alice, now, idle_at, offline
+):
+    """Small tables lead PostgreSQL to a nested loop that rescans the claim's subquery once per
+    session; forced here, it must still claim (and leave claimed) nothing but the session it
+    distils."""
+    conversation(alice, lines=["I live in Lisbon.", "Nice!"], at=idle_at)
+    conversation(alice, lines=["I live in Porto.", "Oh?"], at=idle_at + timedelta(minutes=1))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE chat_sessions; ANALYZE chat_messages")
+        for switch in ("material", "hashjoin", "mergejoin", "hashagg", "sort"):
+            cursor.execute(f"SET LOCAL enable_{switch} = off")
+    assert dreaming_sweep_one(now=now, chat_model=offline).status == "distilled"
+    assert not ChatSession.objects.filter(classification_claimed_at__isnull=False).exists()
+    assert dreaming_sweep_one(now=now, chat_model=offline).status == "distilled"
+    assert dreaming_sweep_one(now=now, chat_model=offline) is None
