@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -33,7 +34,11 @@ CODES = {
     422: "validation_error",
     429: "rate_limited",
     502: "upstream_error",
+    503: "service_unavailable",
 }
+
+#: Seconds a client is asked to wait after a 503 before it retries.
+RETRY_AFTER_S = 1
 
 
 class ApiError(exceptions.APIException):
@@ -55,6 +60,18 @@ class PayloadTooLarge(ApiError):
 class UpstreamError(ApiError):
     def __init__(self, message: str = "the model provider failed; please retry"):
         super().__init__(502, "upstream_error", message)
+
+
+def database_unavailable(exc: Exception) -> Response:
+    """503 ``service_unavailable`` with ``Retry-After`` for a database that is out of reach.
+
+    Covers every connection pool slot being busy past ``DB_POOL_TIMEOUT_S``, a server that is
+    restarting or unreachable, and a connection lost mid-request: all of them pass, so the
+    client is told to retry rather than shown a 500.
+    """
+    logger.warning("database unavailable: %s", exc)
+    body = error_body("service_unavailable", "the database is busy or unavailable; please retry")
+    return Response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def forbid_other_user(*, path_user_id: uuid.UUID, caller_id: uuid.UUID) -> None:
@@ -96,6 +113,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, ApiError):
         body = error_body(exc.code, exc.message, exc.details)
         return Response(body, status=exc.status_code)
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        return database_unavailable(exc)
 
     if isinstance(exc, exceptions.ValidationError):
         body = error_body("validation_error", _flatten_message(exc.detail), _as_details(exc.detail))

@@ -31,7 +31,8 @@ ERROR_DESCRIPTIONS = {
     413: "The request body, or the message in it, is too large.",
     415: "The request body is not `application/json`.",
     502: "The model provider failed after retries and fallback; the user message is kept.",
-    503: "The database is unreachable.",
+    503: "The database is busy or unreachable (`service_unavailable`); retry after `Retry-After` "
+    "seconds.",
 }
 
 
@@ -130,7 +131,7 @@ def add_error_responses(result, generator, request, public):
             if operation.get("security") != [] and any(
                 "bearerAuth" in s for s in operation.get("security", [])
             ):
-                wanted.add(401)
+                wanted |= {401, 503}  # every authenticated operation reads the database
             params = operation.get("parameters", [])
             if "requestBody" in operation:
                 # Every body of this API is required, even when all its fields are optional

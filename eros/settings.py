@@ -88,10 +88,30 @@ ASGI_APPLICATION = "eros.asgi.application"
 
 # --- Database ------------------------------------------------------------------------------
 # Tables live in schema "engine" (DESIGN §3); the backend creates it before the first migration.
-_DB_OPTIONS = {"options": "-c search_path=engine,public"}
+_DB_OPTIONS: dict = {"options": "-c search_path=engine,public"}
 DATABASE_URL = envstr("DATABASE_URL")
+#: A bounded psycopg pool per process (web, each django-q2 process, commands); see the README.
+#: DB_POOL_MAX_SIZE=0 turns pooling off (one connection per request, for an external pooler).
+DB_POOL_MIN_SIZE = envint("DB_POOL_MIN_SIZE", 1, minimum=0)
+DB_POOL_MAX_SIZE = envint("DB_POOL_MAX_SIZE", 10, minimum=0)
+#: Seconds a request waits for a pooled connection before it is answered 503.
+DB_POOL_TIMEOUT_S = envfloat("DB_POOL_TIMEOUT_S", 20.0, lo=0.1)
+#: max_connections of the embedded server (applied when it starts).
+EMBEDDED_PG_MAX_CONNECTIONS = envint("EMBEDDED_PG_MAX_CONNECTIONS", 200, minimum=10)
+if DB_POOL_MAX_SIZE and DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+if DB_POOL_MAX_SIZE:
+    _DB_OPTIONS["pool"] = {
+        "min_size": DB_POOL_MIN_SIZE,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT_S,
+    }
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    # Pooled connections go back to the pool at the end of each request (CONN_MAX_AGE=0, as
+    # the pool requires); health checks make the pool drop connections the server closed.
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
     _db["ENGINE"] = "eros.dbbackend"
     _db.setdefault("OPTIONS", {}).update(_DB_OPTIONS)
 else:
@@ -100,7 +120,8 @@ else:
         "NAME": "postgres",
         "USER": "postgres",
         "EMBEDDED_PGDATA": str(EROS_DATA_DIR / "pg16"),
-        "CONN_MAX_AGE": 60,
+        "EMBEDDED_MAX_CONNECTIONS": EMBEDDED_PG_MAX_CONNECTIONS,
+        "CONN_MAX_AGE": 0,
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": dict(_DB_OPTIONS),
     }

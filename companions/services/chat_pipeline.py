@@ -39,6 +39,7 @@ from companions.models import ChatMessage, ChatSession, CompanionAffinity
 from companions.scopes import MemoryScope
 from companions.services import affinity as affinity_service
 from eros.api import ApiError, UpstreamError
+from eros.connections import release_connection
 from eros.llm.base import TASK_CHAT, ChatModel, ChatRequest, Embedder, ProviderError
 from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.providers import get_chat_model, get_embedder, get_model_config
@@ -288,6 +289,7 @@ def turn_run(
         if prepared.request is None:
             return TurnOutcome(session, user_message, None, prepared.plan, prepared.training_level)
         chat_model = chat_model or get_chat_model()
+        release_connection()  # no transaction is open; don't hold a pooled one during the call
         try:
             result = chat_model.complete(prepared.request)
         except ProviderError as exc:
