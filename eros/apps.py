@@ -30,6 +30,12 @@ class ErosConfig(AppConfig):
         # weak=False: the receiver is a local function, which a weak reference would lose.
         setting_changed.connect(_reset_caches, weak=False, dispatch_uid="eros-reset-caches")
 
+        from django_q.signals import post_spawn
+
+        from eros.workers import lower_worker_priority
+
+        post_spawn.connect(lower_worker_priority, dispatch_uid="eros-worker-priority")
+
 
 def check_token_validator(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """System check ``eros.E001``: the validator named by ``EROS_TOKEN_VALIDATOR`` can be built."""

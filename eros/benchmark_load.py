@@ -156,7 +156,11 @@ async def run_load(
     from eros.auth import mint_token
 
     tokens = [mint_token(uuid.uuid4()) for _ in range(clients)]
-    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout would close them
+    # under a request in flight (which would count as a transport error, not a server one).
+    limits = httpx.Limits(
+        max_connections=clients + 4, max_keepalive_connections=clients + 4, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits) as client:
         sessions = await _prepare_users(client, tokens)
         result = LoadResult(clients=clients, seconds=seconds)

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 POSTGRES_MAJOR = 16
 
 _lock = threading.Lock()
-_sockets: dict[Path, str] = {}
+_sockets: dict[str | Path, str] = {}  # data dir (as given, and resolved) -> socket dir
 
 
 @contextmanager
@@ -148,10 +148,13 @@ def ensure_server(
     ``probe=False`` trusts a socket directory this process already knows (a dict lookup), for
     callers that only need the address and connect through a path that probes.
     """
-    pgdata = Path(pgdata).expanduser().resolve()
+    # The fast path runs before every pooled connection: look up the caller's own spelling of
+    # the path first, resolving it (a few system calls) only when it is new.
     cached = _sockets.get(pgdata)
     if cached is not None and (not probe or accepts_connections(cached)):
         return cached
+    raw = pgdata
+    pgdata = Path(pgdata).expanduser().resolve()
     with _lock:
         cached = _sockets.get(pgdata)
         if cached is not None and accepts_connections(cached):
@@ -159,7 +162,7 @@ def ensure_server(
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         with _file_lock(pgdata.parent / f".{pgdata.name}.lock"):
             socket_dir = _start_locked(pgdata, max_connections, lost=cached is not None)
-        _sockets[pgdata] = socket_dir
+        _sockets[pgdata] = _sockets[raw] = socket_dir
         return socket_dir
 
 
@@ -253,7 +256,8 @@ def stop_server(pgdata: str | Path) -> bool:
             bin_path=POSTGRES_VERSIONS[POSTGRES_MAJOR],
             user=user,
         )
-    _sockets.pop(pgdata, None)
+    for key in [k for k in _sockets if Path(k).expanduser().resolve() == pgdata]:
+        del _sockets[key]
     return True
 
 

@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: under ASGI, one thread switch per request instead of one per middleware method.
+    "eros.middleware.SyncChainMiddleware",
 ]
 
 if envbool("EROS_COUNT_QUERIES", False):
@@ -92,7 +94,9 @@ _DB_OPTIONS: dict = {"options": "-c search_path=engine,public"}
 DATABASE_URL = envstr("DATABASE_URL")
 #: A bounded psycopg pool per process (web, each django-q2 process, commands); see the README.
 #: DB_POOL_MAX_SIZE=0 turns pooling off (one connection per request, for an external pooler).
-DB_POOL_MIN_SIZE = envint("DB_POOL_MIN_SIZE", 1, minimum=0)
+#: 0 = connections are opened on demand only (a django-q2 process then keeps just the one it
+#: uses), and those idle for 10 minutes are closed.
+DB_POOL_MIN_SIZE = envint("DB_POOL_MIN_SIZE", 0, minimum=0)
 DB_POOL_MAX_SIZE = envint("DB_POOL_MAX_SIZE", 10, minimum=0)
 #: Seconds a request waits for a pooled connection before it is answered 503.
 DB_POOL_TIMEOUT_S = envfloat("DB_POOL_TIMEOUT_S", 20.0, lo=0.1)
@@ -242,6 +246,9 @@ Q_CLUSTER = {
     "save_limit": envint("Q_SAVE_LIMIT", 1000, minimum=0),
     "label": "Background tasks",
 }
+#: Niceness added to django-q2 worker processes (0-19; 0 = the web server's priority), so that
+#: post-process, which never blocks a reply, yields the CPU to replies when both want it.
+Q_NICE = envint("Q_NICE", 10, minimum=0)
 
 # --- Logging -------------------------------------------------------------------------------
 LOGGING = {

@@ -1252,6 +1252,8 @@ class OfflineChatModel:
     """
 
     name = MODEL_NAME
+    #: Answers in-process in microseconds: the turn keeps its database connection meanwhile.
+    in_process = True
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """Answer ``request`` (see the module docstring for payload keys per task)."""
