@@ -227,3 +227,45 @@ def test_a_forked_child_builds_its_own_pool_and_leaves_the_parents_alone():
     with connection.cursor() as cursor:  # the parent's pooled connection still works
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_streamed_turns_outnumbering_the_pool_all_finish(personas, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.live import read_events, start_live_server, test_database_url
+
+    users = _users(personas, 6)
+    server = start_live_server(
+        tmp_path,
+        database_url=test_database_url(),
+        env={"DB_POOL_MIN_SIZE": "0", "DB_POOL_MAX_SIZE": "2", "DB_POOL_TIMEOUT_S": "5"},
+    )
+    # Each reply streams for about a second, while its request still runs.
+    server.script(["Well,", " hello", " there."], delay_s=0.3)
+
+    def stream(user) -> list[str]:
+        token, session = user
+        with httpx.stream(
+            "POST",
+            f"{server.base}/comp/chat/{session.id}/message/stream",
+            json={"message": "tell me something"},
+            headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
+            timeout=60,
+        ) as response:
+            assert response.status_code == 200, response.read()
+            return [name for name, _, _ in read_events(response)]
+
+    try:
+        with ThreadPoolExecutor(len(users)) as pool:
+            events = list(pool.map(stream, users))
+    finally:
+        server.stop()
+
+    # A stream's request gives its connection back before streaming, so the threads that
+    # persist the replies are never starved of one by the requests waiting on them.
+    assert all(names[0] == "meta" and names[-1] == "done" for names in events), events
+    sessions = [session for _, session in users]
+    assert ChatMessage.objects.filter(
+        session__in=sessions, role=ChatMessage.ROLE_ASSISTANT
+    ).count() == len(users)
