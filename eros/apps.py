@@ -30,11 +30,10 @@ class ErosConfig(AppConfig):
         # weak=False: the receiver is a local function, which a weak reference would lose.
         setting_changed.connect(_reset_caches, weak=False, dispatch_uid="eros-reset-caches")
 
-        from django_q.signals import post_spawn
+        from eros.workers import lower_cluster_priority
 
-        from eros.workers import lower_worker_priority
-
-        post_spawn.connect(lower_worker_priority, dispatch_uid="eros-worker-priority")
+        # Background work yields the CPU to replies (Q_NICE); only in a qcluster process.
+        lower_cluster_priority()
 
 
 def check_token_validator(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

@@ -246,7 +246,7 @@ Q_CLUSTER = {
     "save_limit": envint("Q_SAVE_LIMIT", 1000, minimum=0),
     "label": "Background tasks",
 }
-#: Niceness added to django-q2 worker processes (0-19; 0 = the web server's priority), so that
+#: Niceness added to django-q2 cluster processes (0-19; 0 = the web server's priority), so that
 #: post-process, which never blocks a reply, yields the CPU to replies when both want it.
 Q_NICE = envint("Q_NICE", 10, minimum=0)
 

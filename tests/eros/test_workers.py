@@ -1,4 +1,4 @@
-"""django-q2 worker processes run at a lower CPU priority than the web process."""
+"""django-q2 cluster processes run at a lower CPU priority than the web process."""
 
 from __future__ import annotations
 
@@ -10,18 +10,22 @@ import pytest
 
 from tests.live import ROOT
 
-SPAWN = (
-    "import os, django; django.setup(); "
-    "from django_q.signals import post_spawn; "
-    "post_spawn.send(sender='django_q', proc_name='Process-1'); "
-    "print(os.nice(0))"
+START = "import os, sys; sys.argv = {argv!r}; import django; django.setup(); print(os.nice(0))"
+
+
+@pytest.mark.parametrize(
+    ("argv", "q_nice", "added"),
+    [
+        (["manage.py", "qcluster"], "7", 7),
+        (["manage.py", "qcluster"], "0", 0),
+        (["manage.py", "migrate"], "7", 0),
+    ],
+    ids=["qcluster", "qcluster-q-nice-0", "other-command"],
 )
-
-
-@pytest.mark.parametrize(("q_nice", "added"), [("7", 7), ("0", 0)])
-def test_a_spawned_worker_lowers_its_priority_by_q_nice(q_nice, added):
+def test_a_cluster_process_lowers_its_priority_by_q_nice_before_it_forks(argv, q_nice, added):
     env = {**os.environ, "Q_NICE": q_nice, "DJANGO_SETTINGS_MODULE": "eros.settings"}
+    code = START.format(argv=argv)
     result = subprocess.run(
-        [sys.executable, "-c", SPAWN], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert int(result.stdout.strip()) == min(19, os.nice(0) + added)
