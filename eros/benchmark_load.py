@@ -1,10 +1,11 @@
 """Closed-loop HTTP load on a live eros: many users sending sync turns at once.
 
-Each of ``clients`` simulated users has its own token and its own chat session and sends its
-next message (``POST /comp/chat/{id}/message``) as soon as the previous answer arrived, for
-``seconds`` after a short warm-up, through one ``httpx.AsyncClient``. While it runs, a thread
-samples ``pg_stat_activity`` for the server's connections to the database. The report gives
-turns per second, latency percentiles, status counts and the peak connection count.
+Each of ``clients`` simulated users has its own token, its own chat session and its own HTTP
+connection (an ``httpx.AsyncClient``), and sends its next message
+(``POST /comp/chat/{id}/message``) as soon as the previous answer arrived, for ``seconds``
+after a short warm-up. While it runs, a thread samples ``pg_stat_activity`` for the server's
+connections to the database. The report gives turns per second, latency percentiles, status
+counts and the peak connection count.
 
 Users and sessions are made through the API (``/comp/personas``, ``/comp/chat/start``) with
 tokens minted here, so the server must accept tokens signed with this process's settings
@@ -156,28 +157,31 @@ async def run_load(
     from eros.auth import mint_token
 
     tokens = [mint_token(uuid.uuid4()) for _ in range(clients)]
-    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout would close them
-    # under a request in flight (which would count as a transport error, not a server one).
-    limits = httpx.Limits(
-        max_connections=clients + 4, max_keepalive_connections=clients + 4, keepalive_expiry=2.0
-    )
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=timeout) as client:
         sessions = await _prepare_users(client, tokens)
-        result = LoadResult(clients=clients, seconds=seconds)
-        begin = time.monotonic()
-        measure_from = begin + warmup
-        end = measure_from + seconds
+    result = LoadResult(clients=clients, seconds=seconds)
+    begin = time.monotonic()
+    measure_from = begin + warmup
+    end = measure_from + seconds
 
-        async def user(index: int) -> None:
-            headers = {"Authorization": f"Bearer {tokens[index]}"}
-            url = f"/comp/chat/{sessions[index]}/message"
-            turn = index  # users start at different messages
+    async def user(index: int) -> None:
+        # Each user has its own HTTP connection, as separate people would; one shared client
+        # would also spend its CPU picking among a hundred pooled connections per request.
+        # Idle connections are dropped before uvicorn's 5 s keep-alive timeout could close
+        # one under a request in flight (a transport error that is not the server's).
+        limits = httpx.Limits(max_connections=1, keepalive_expiry=2.0)
+        headers = {"Authorization": f"Bearer {tokens[index]}"}
+        url = f"/comp/chat/{sessions[index]}/message"
+        turn = index  # users start at different messages
+        async with httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, limits=limits, headers=headers
+        ) as client:
             while time.monotonic() < end:
                 body = {"message": MESSAGES[turn % len(MESSAGES)]}
                 turn += 1
                 started = time.monotonic()
                 try:
-                    response = await client.post(url, json=body, headers=headers)
+                    response = await client.post(url, json=body)
                     status: int | str = response.status_code
                 except httpx.HTTPError as exc:
                     status = type(exc).__name__
@@ -188,15 +192,15 @@ async def run_load(
                     if isinstance(status, int) and 200 <= status < 300:
                         result.measured_ok += 1
 
-        async def report() -> None:
-            while time.monotonic() < end:
-                await asyncio.sleep(5)
-                if progress:
-                    progress(f"  {time.monotonic() - begin:.0f}s: {sum(result.statuses.values())}")
+    async def report() -> None:
+        while time.monotonic() < end:
+            await asyncio.sleep(5)
+            if progress:
+                progress(f"  {time.monotonic() - begin:.0f}s: {sum(result.statuses.values())}")
 
-        reporter = asyncio.create_task(report())
-        await asyncio.gather(*(user(i) for i in range(clients)))
-        reporter.cancel()
+    reporter = asyncio.create_task(report())
+    await asyncio.gather(*(user(i) for i in range(clients)))
+    reporter.cancel()
     return result
 
 
