@@ -53,6 +53,7 @@ from companions.services.sessions import session_start
 from companions.services.streaming import turn_stream
 from companions.services.turn_sweeper import turn_fail_if_stale
 from eros.api import forbid_other_user
+from eros.connections import release_connection
 from eros.errors import NotFound, PayloadTooLarge
 from eros.fields import (
     NOT_BLANK_PATTERN,
@@ -804,6 +805,9 @@ class ChatMessageStreamApi(APIView):
             memory_scope=params["memory_scope"],
             affinity_axes=params["affinity_axes"],
         )
+        # The reply is persisted by the stream's own thread; this request's connection would
+        # otherwise stay checked out of the pool for the whole stream.
+        release_connection()
         events = turn_stream(prepared=prepared, chat_model=get_chat_model())
         return EventStreamResponse(_encode_stream(events, session))
 

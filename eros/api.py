@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -44,6 +45,7 @@ CODES = {
     422: "validation_error",
     429: "rate_limited",
     502: "upstream_error",
+    503: "service_unavailable",
 }
 
 #: Application error class -> HTTP status; the most specific class in an error's MRO wins.
@@ -57,10 +59,25 @@ APP_ERROR_STATUSES: dict[type[AppError], int] = {
     Upstream: 502,
 }
 
+#: Seconds a client is asked to wait after a 503 before it retries.
+RETRY_AFTER_S = 1
+
 
 def app_error_status(exc: AppError) -> int:
     """The HTTP status of an application error: that of the nearest mapped class in its MRO."""
     return next(APP_ERROR_STATUSES[cls] for cls in type(exc).__mro__ if cls in APP_ERROR_STATUSES)
+
+
+def database_unavailable(exc: Exception) -> Response:
+    """503 ``service_unavailable`` with ``Retry-After`` for a database that is out of reach.
+
+    Covers every connection pool slot being busy past ``DB_POOL_TIMEOUT_S``, a server that is
+    restarting or unreachable, and a connection lost mid-request: all of them pass, so the
+    client is told to retry rather than shown a 500.
+    """
+    logger.warning("database unavailable: %s", exc)
+    body = error_body("service_unavailable", "the database is busy or unavailable; please retry")
+    return Response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def forbid_other_user(
@@ -105,6 +122,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, AppError):
         body = error_body(exc.code, exc.message, exc.details)
         return Response(body, status=app_error_status(exc))
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        return database_unavailable(exc)
 
     if isinstance(exc, exceptions.ValidationError):
         body = error_body("validation_error", _flatten_message(exc.detail), _as_details(exc.detail))

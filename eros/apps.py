@@ -40,6 +40,11 @@ class ErosConfig(AppConfig):
         # weak=False: the receiver is a local function, which a weak reference would lose.
         setting_changed.connect(_reset_caches, weak=False, dispatch_uid="eros-reset-caches")
 
+        from eros.workers import lower_cluster_priority
+
+        # Background work yields the CPU to replies (Q_NICE); only in a qcluster process.
+        lower_cluster_priority()
+
 
 def check_token_validator(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """System check ``eros.E001``: the validator named by ``EROS_TOKEN_VALIDATOR`` can be built."""

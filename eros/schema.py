@@ -34,7 +34,8 @@ ERROR_DESCRIPTIONS = {
     429: "Too many requests from this user (`API_RATE_LIMIT`) or this client address "
     "(`API_RATE_LIMIT_IP`); `Retry-After` gives the seconds to wait.",
     502: "The model provider failed after retries and fallback; the user message is kept.",
-    503: "The database is unreachable.",
+    503: "The database is busy or unreachable (`service_unavailable`); retry after `Retry-After` "
+    "seconds.",
 }
 
 
@@ -146,7 +147,7 @@ def add_error_responses(result, generator, request, public):
             if operation.get("security") != [] and any(
                 "bearerAuth" in s for s in operation.get("security", [])
             ):
-                wanted |= {401, 429}
+                wanted |= {401, 429, 503}  # and every authenticated operation reads the database
             params = operation.get("parameters", [])
             if "requestBody" in operation:
                 # Every body of this API is required, even when all its fields are optional

@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: it turns a lockout into the 429 answer.
     "axes.middleware.AxesMiddleware",
+    # Last: under ASGI, one thread switch per request instead of one per middleware method.
+    "eros.middleware.SyncChainMiddleware",
 ]
 
 if envbool("EROS_COUNT_QUERIES", False):
@@ -120,10 +122,32 @@ ASGI_APPLICATION = "eros.asgi.application"
 
 # --- Database ------------------------------------------------------------------------------
 # Tables live in schema "engine" (DESIGN §3); the backend creates it before the first migration.
-_DB_OPTIONS = {"options": "-c search_path=engine,public"}
+_DB_OPTIONS: dict = {"options": "-c search_path=engine,public"}
 DATABASE_URL = envstr("DATABASE_URL")
+#: A bounded psycopg pool per process (web, each django-q2 process, commands); see the README.
+#: DB_POOL_MAX_SIZE=0 turns pooling off (one connection per request, for an external pooler).
+#: 0 = connections are opened on demand only (a django-q2 process then keeps just the one it
+#: uses), and those idle for 10 minutes are closed.
+DB_POOL_MIN_SIZE = envint("DB_POOL_MIN_SIZE", 0, minimum=0)
+DB_POOL_MAX_SIZE = envint("DB_POOL_MAX_SIZE", 10, minimum=0)
+#: Seconds a request waits for a pooled connection before it is answered 503.
+DB_POOL_TIMEOUT_S = envfloat("DB_POOL_TIMEOUT_S", 20.0, lo=0.1)
+#: max_connections of the embedded server (applied when it starts).
+EMBEDDED_PG_MAX_CONNECTIONS = envint("EMBEDDED_PG_MAX_CONNECTIONS", 200, minimum=10)
+if DB_POOL_MAX_SIZE and DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+if DB_POOL_MAX_SIZE:
+    _DB_OPTIONS["pool"] = {
+        "min_size": DB_POOL_MIN_SIZE,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT_S,
+    }
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    # Pooled connections go back to the pool at the end of each request (CONN_MAX_AGE=0, as
+    # the pool requires); health checks make the pool drop connections the server closed.
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
     _db["ENGINE"] = "eros.dbbackend"
     _db.setdefault("OPTIONS", {}).update(_DB_OPTIONS)
 else:
@@ -132,7 +156,8 @@ else:
         "NAME": "postgres",
         "USER": "postgres",
         "EMBEDDED_PGDATA": str(EROS_DATA_DIR / "pg16"),
-        "CONN_MAX_AGE": 60,
+        "EMBEDDED_MAX_CONNECTIONS": EMBEDDED_PG_MAX_CONNECTIONS,
+        "CONN_MAX_AGE": 0,
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": dict(_DB_OPTIONS),
     }
@@ -352,6 +377,9 @@ Q_CLUSTER = {
     "save_limit": envint("Q_SAVE_LIMIT", 1000, minimum=0),
     "label": "Background tasks",
 }
+#: Niceness added to django-q2 cluster processes (0-19; 0 = the web server's priority), so that
+#: post-process, which never blocks a reply, yields the CPU to replies when both want it.
+Q_NICE = envint("Q_NICE", 10, minimum=0)
 
 # --- Stuck turns ----------------------------------------------------------------------------
 #: A user message still pending after this many seconds has lost its worker (it timed out or

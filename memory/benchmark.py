@@ -119,7 +119,9 @@ def run_recall_benchmark(spec: RecallBenchmark, *, out: Callable[[str], None], e
     conn = connections["default"]
     original = conn.settings_dict["NAME"]
     _create_database(spec.database)
+    # A pool keeps the database name it was built with: rebuild it on each switch.
     conn.close()
+    conn.close_pool()
     conn.settings_dict["NAME"] = spec.database
     try:
         call_command("migrate", interactive=False, verbosity=0)
@@ -127,6 +129,7 @@ def run_recall_benchmark(spec: RecallBenchmark, *, out: Callable[[str], None], e
         results = _measure(spec, users, out=out, err=err)
     finally:
         conn.close()
+        conn.close_pool()
         conn.settings_dict["NAME"] = original
     if spec.drop:
         with connection.cursor() as cursor:

@@ -39,6 +39,7 @@ from companions.models import ChatMessage, ChatSession
 from companions.scopes import MemoryScope
 from companions.services import affinity as affinity_service
 from companions.services.turn_sweeper import turn_fail_if_stale
+from eros.connections import release_connection
 from eros.errors import AppError, NotFound, Upstream
 from eros.llm.base import (
     TASK_CHAT,
@@ -316,6 +317,11 @@ def turn_run(
         if prepared.request is None:
             return TurnOutcome(session, user_message, None, prepared.plan, prepared.training_level)
         chat_model = chat_model or get_chat_model()
+        if not getattr(chat_model, "in_process", False):
+            # No transaction is open: a network call may take seconds, so give the pooled
+            # connection back meanwhile. A model that answers in-process keeps it, because
+            # under load taking one again means queueing for the pool a second time.
+            release_connection()
         try:
             result = chat_model.complete(prepared.request)
         except ProviderError as exc:
@@ -626,10 +632,27 @@ def _fail_turn(
     user_message.turn_status = ChatMessage.TURN_FAILED
 
 
-def _enqueue_post_process(user_message_id: uuid.UUID) -> None:
+def _async_task(*args, **kwargs) -> None:
+    """``django_q.tasks.async_task``, without giving up this thread's pooled connection.
+
+    django-q2's ORM broker calls ``close_old_connections()`` before an enqueue made outside a
+    transaction; with the pool (``CONN_MAX_AGE=0``) that hands the connection back, and under
+    load the request then queues for the pool a second time just to insert the task row.
+    Inside ``atomic`` the broker skips that. In synchronous mode (tests) the task runs here
+    and now, so it must not run inside a transaction.
+    """
+    from django_q.conf import Conf
     from django_q.tasks import async_task
 
-    async_task(
+    if Conf.SYNC:
+        async_task(*args, **kwargs)
+        return
+    with transaction.atomic():
+        async_task(*args, **kwargs)
+
+
+def _enqueue_post_process(user_message_id: uuid.UUID) -> None:
+    _async_task(
         "companions.tasks.post_process_turn",
         str(user_message_id),
         task_name=f"post-process {user_message_id}",
@@ -645,11 +668,9 @@ def turn_enqueue(
     The scopes travel with the task (by name and axis list), since nothing about them is
     persisted.
     """
-    from django_q.tasks import async_task
-
     message_id = str(user_message.id)
     transaction.on_commit(
-        lambda: async_task(
+        lambda: _async_task(
             "companions.tasks.turn_run_queued",
             message_id,
             memory_scope.name,

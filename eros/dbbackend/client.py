@@ -10,5 +10,8 @@ class DatabaseClient(PostgresClient):
     def settings_to_cmd_args_env(cls, settings_dict, parameters):
         pgdata = settings_dict.get("EMBEDDED_PGDATA")
         if pgdata:
-            settings_dict = {**settings_dict, "HOST": ensure_server(pgdata), "PORT": ""}
+            host = ensure_server(
+                pgdata, max_connections=settings_dict.get("EMBEDDED_MAX_CONNECTIONS")
+            )
+            settings_dict = {**settings_dict, "HOST": host, "PORT": ""}
         return super().settings_to_cmd_args_env(settings_dict, parameters)

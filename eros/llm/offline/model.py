@@ -35,6 +35,8 @@ class OfflineChatModel:
     """
 
     name = MODEL_NAME
+    #: Answers in-process in microseconds: the turn keeps its database connection meanwhile.
+    in_process = True
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """Answer ``request`` with ``ChatResult(text=<reply or JSON>, model="offline")``."""

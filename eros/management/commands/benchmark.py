@@ -3,6 +3,14 @@
 ``python manage.py benchmark recall [--memories N] [--users U]``: latency of a chat turn's full
 memory recall over a synthetic memory table (``memory.benchmark``).
 
+``python manage.py benchmark load [--clients C] [--seconds S] [--url URL]``: closed-loop load
+(``eros.benchmark_load``): C users, each with its own token and session, send sync turns as
+fast as they are answered; prints turns/s, latency p50/p95/p99, status counts and the peak
+number of PostgreSQL connections. With ``--url`` it loads that running server (which must
+share this process's JWT secret and database); without, it starts one the way ``up`` does
+(migrate, seed personas, one uvicorn process and one django-q2 cluster) on a free local port
+with the offline providers, and stops it afterwards. Exits 1 when any request was not 2xx.
+
 Starts a uvicorn web process on a free local port (offline providers, query counting on, no
 worker: post-process tasks are only enqueued, as on the reply path). ``turn`` drives N sync
 turns through ``/comp/chat/{id}/message`` with httpx and prints p50/p95 latency, SQL queries
@@ -52,14 +60,19 @@ def _percentile(values: list[float], q: float) -> float:
 
 class Command(BaseCommand):
     help = (
-        "Benchmark chat turns over HTTP (turn: sync, stream: streamed) or per-turn memory "
-        "recall (recall)."
+        "Benchmark chat turns over HTTP (turn: sync, stream: streamed), concurrent load on a "
+        "live server (load) or per-turn memory recall (recall)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("what", choices=["turn", "stream", "recall"])
+        parser.add_argument("what", choices=["turn", "stream", "recall", "load"])
         parser.add_argument("--turns", type=int, default=200)
         parser.add_argument("--warmup", type=int, default=None)
+        load = parser.add_argument_group("load")
+        load.add_argument("--clients", type=int, default=50, help="concurrent users")
+        load.add_argument("--seconds", type=float, default=30.0, help="measured duration")
+        load.add_argument("--warmup-s", type=float, default=3.0, help="unmeasured ramp-up")
+        load.add_argument("--url", default="", help="a running server (default: start one)")
         recall = parser.add_argument_group("recall")
         recall.add_argument("--memories", type=int, default=100_000)
         recall.add_argument("--users", type=int, default=1_000)
@@ -72,6 +85,8 @@ class Command(BaseCommand):
     def handle(self, *args, what, turns, warmup, **options):
         if what == "recall":
             return self._recall(warmup=200 if warmup is None else warmup, **options)
+        if what == "load":
+            return self._load(**options)
         warmup = 10 if warmup is None else warmup
         from companions.services.sessions import session_start
         from eros.auth import mint_token
@@ -205,6 +220,70 @@ class Command(BaseCommand):
             line("ms to done       ", to_done),
             f"web process peak RSS: {peak_rss / 2**20:.1f} MB",
         ]
+
+    def _load(self, *, clients, seconds, warmup_s, url, **_):
+        from eros.benchmark_load import load
+
+        if clients < 1 or seconds <= 0 or warmup_s < 0:
+            raise CommandError("need --clients >= 1, --seconds > 0 and --warmup-s >= 0")
+        procs: list[subprocess.Popen] = []
+        try:
+            if not url:
+                url = self._start_like_up(procs)
+            health = httpx.get(f"{url.rstrip('/')}/healthz", timeout=10).json()
+            self.stdout.write(
+                f"load on {url}: providers chat={health['providers']['chat']}, "
+                f"embeddings={health['providers']['embeddings']}"
+            )
+            result = load(
+                url.rstrip("/"),
+                clients=clients,
+                seconds=seconds,
+                warmup=warmup_s,
+                progress=self.stderr.write,
+            )
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        for line in result.lines():
+            self.stdout.write(line)
+        if result.non_2xx:
+            raise CommandError(f"{result.non_2xx} requests were not answered 2xx")
+
+    def _start_like_up(self, procs: list[subprocess.Popen]) -> str:
+        """Migrate, seed, start uvicorn and a django-q2 cluster as ``up`` does; the base URL."""
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("seed_personas", verbosity=0, stdout=open(os.devnull, "w"))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {**os.environ, "CHAT_PROVIDER": "offline", "EMBEDDINGS_PROVIDER": "local"}
+        web = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "eros.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        procs.append(subprocess.Popen(web, cwd=settings.BASE_DIR, env=env))
+        worker = [sys.executable, "manage.py", "qcluster"]
+        procs.append(subprocess.Popen(worker, cwd=settings.BASE_DIR, env=env))
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base, procs[0])
+        return base
 
     def _recall(self, *, warmup, memories, users, queries, database, fresh, drop, no_hnsw, **_):
         from memory.benchmark import RecallBenchmark, run_recall_benchmark

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from eros.db import ensure_server, stop_server
+from eros.db import ensure_server, server_running, stop_server
 
 
 class Command(BaseCommand):
@@ -17,14 +15,16 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["status", "start", "stop"])
 
     def handle(self, *args, action, **options):
-        pgdata = settings.DATABASES["default"].get("EMBEDDED_PGDATA")
+        db = settings.DATABASES["default"]
+        pgdata = db.get("EMBEDDED_PGDATA")
         if not pgdata:
             raise CommandError("DATABASE_URL is set: eros is not using the embedded server")
         if action == "start":
-            self.stdout.write(f"running; socket in {ensure_server(pgdata)}")
+            socket_dir = ensure_server(pgdata, max_connections=db.get("EMBEDDED_MAX_CONNECTIONS"))
+            self.stdout.write(f"running; socket in {socket_dir}")
         elif action == "stop":
             stopped = stop_server(pgdata)
             self.stdout.write("stopped" if stopped else "was not running")
         else:
-            running = (Path(pgdata) / "postmaster.pid").exists()
+            running = server_running(pgdata)
             self.stdout.write(f"{'running' if running else 'stopped'}; data in {pgdata}")
