@@ -262,7 +262,15 @@ class Command(BaseCommand):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        env = {**os.environ, "CHAT_PROVIDER": "offline", "EMBEDDINGS_PROVIDER": "local"}
+        # A load test is not abuse: the server it starts leaves the per-user and per-address
+        # limits off unless the environment sets them.
+        env = {
+            "API_RATE_LIMIT": "off",
+            "API_RATE_LIMIT_IP": "off",
+            **os.environ,
+            "CHAT_PROVIDER": "offline",
+            "EMBEDDINGS_PROVIDER": "local",
+        }
         web = [
             sys.executable,
             "-m",
