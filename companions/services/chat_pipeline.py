@@ -40,7 +40,7 @@ from companions.scopes import MemoryScope
 from companions.services import affinity as affinity_service
 from companions.services.turn_sweeper import turn_fail_if_stale
 from eros.connections import release_connection
-from eros.errors import AppError, NotFound, Upstream
+from eros.errors import AppError, Conflict, NotFound, Upstream
 from eros.llm.base import (
     TASK_CHAT,
     ChatModel,
@@ -208,8 +208,15 @@ class PreparedTurn:
         return self.request is None
 
 
-class TurnAlreadyHandled(Exception):
-    """The user message's turn already ran (a redelivered background task); nothing to do."""
+class TurnAlreadyHandled(Conflict):
+    """The user message's turn already ran or was settled meanwhile; nothing to do.
+
+    A redelivered background task meets it and stops; a sync request meets it when the turn
+    was failed meanwhile (the stuck-turn sweeper), and the client gets 409 ``conflict``
+    rather than a 500: the message's ``turn_status`` in the history says what happened.
+    """
+
+    default_message = "this message's turn was settled meanwhile; see its turn_status"
 
 
 #: First key of the advisory lock that serialises the turns of one session.

@@ -354,3 +354,29 @@ def test_the_schedule_runs_the_sweeper_through_django_q(alice_session, settings)
     assert _outcome(stuck) == ("failed", 1, 0)
     assert Schedule.objects.filter(name=SCHEDULE_NAME).exists()  # it repeats
     assert tasks.turn_sweep_tick() == 0
+
+
+@pytest.mark.django_db
+def test_a_sync_turn_the_sweeper_failed_meanwhile_answers_409_not_500(
+    alice_session, client_for, alice, settings
+):
+    def swept_while_answering(request):
+        # The sweeper (or any other settlement) fails the turn while the model is answering.
+        ChatMessage.objects.filter(
+            session=alice_session, role=ChatMessage.ROLE_USER, turn_status="pending"
+        ).update(turn_status=ChatMessage.TURN_FAILED)
+        return "too late"
+
+    settings.EROS_CHAT_MODEL = FakeChatModel(swept_while_answering)
+
+    response = client_for(alice).post(
+        f"/comp/chat/{alice_session.id}/message", {"message": "hello?"}, format="json"
+    )
+
+    assert response.status_code == 409, response.content
+    assert response.json()["error"] == "conflict"
+    (user,) = ChatMessage.objects.filter(session=alice_session, role=ChatMessage.ROLE_USER)
+    assert user.turn_status == ChatMessage.TURN_FAILED  # the message is kept, failed once
+    assert not ChatMessage.objects.filter(
+        session=alice_session, role=ChatMessage.ROLE_ASSISTANT, reply_to_id=user.id
+    ).exists()
