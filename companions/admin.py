@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
@@ -30,6 +30,7 @@ from companions.admin_charts import (
 )
 from companions.domain.types import AXES, RelationshipLabel
 from companions.models import ChatMessage, ChatSession, CompanionAffinity, CompanionAffinityEvent
+from companions.services.dreaming import dreaming_distil_session
 from eros.admin import (
     EngineAdmin,
     SessionFilter,
@@ -44,6 +45,7 @@ from eros.admin import (
     short_id,
     user_link,
 )
+from eros.errors import AppError
 from personas.admin import persona_name
 from personas.models import PersonaGenome, PersonaInstance
 
@@ -128,6 +130,10 @@ def _user_links(user_id) -> Any:
 # --- sessions ----------------------------------------------------------------------------------
 
 
+#: Sessions the "Dream now" action distils per click (each is a model call, run in the request).
+DREAM_NOW_MAX = 10
+
+
 @admin.register(ChatSession)
 class ChatSessionAdmin(EngineAdmin):
     list_display = [
@@ -175,6 +181,30 @@ class ChatSessionAdmin(EngineAdmin):
         ),
     ]
     readonly_fields = [f for _, spec in fieldsets for f in spec["fields"]]
+    actions = ["dream_now"]
+
+    def has_dream_permission(self, request) -> bool:
+        return request.user.has_perm("companions.change_chatsession")
+
+    @admin.action(description="Dream now (distil into memories)", permissions=["dream"])
+    def dream_now(self, request, queryset):
+        """Distil each chosen session now, idle or not; one model call each, so at most
+        :data:`DREAM_NOW_MAX` per click."""
+        chosen = queryset.order_by("-last_active_at").values_list("id", flat=True)
+        ids = list(chosen[:DREAM_NOW_MAX])
+        for session_id in ids:
+            try:
+                outcome = dreaming_distil_session(session_id=session_id)
+            except AppError as exc:
+                note = f"{short_id(session_id)}: {exc.message}"
+                self.message_user(request, note, messages.WARNING)
+                continue
+            self.message_user(
+                request,
+                f"{short_id(session_id)}: {outcome.status}, {outcome.messages} message(s) -> "
+                f"{outcome.created} new, {outcome.merged} merged memories",
+                messages.SUCCESS if outcome.status in ("distilled", "empty") else messages.WARNING,
+            )
 
     def get_queryset(self, request):
         return (

@@ -54,7 +54,7 @@ from companions.services.streaming import turn_stream
 from companions.services.turn_sweeper import turn_fail_if_stale
 from eros.api import forbid_other_user
 from eros.connections import release_connection
-from eros.errors import NotFound, PayloadTooLarge
+from eros.errors import NotFound, PayloadTooLarge, Validation
 from eros.fields import (
     NOT_BLANK_PATTERN,
     JSONObjectField,
@@ -69,6 +69,11 @@ from eros.fields import (
 from eros.llm.providers import get_chat_model
 from eros.schema import error_responses
 from eros.sse import CONTENT_TYPE, EventStreamResponse, JsonErrorsNegotiation, sse_event
+from memory.apis import OWNER_ONLY as MEMORY_OWNER_ONLY
+from memory.apis import MemoryListApi, MemorySerializer, memory_item
+from memory.models import CATEGORIES, LAYER_PROFILE, LAYER_RELATIONSHIP, LAYERS
+from memory.services import memory_add
+from personas.selectors import persona_instance_owned
 
 HISTORY_DEFAULT_LIMIT = 20
 HISTORY_MAX_LIMIT = 50
@@ -863,3 +868,70 @@ class UserDataEraseApi(APIView):
         )
         erased = user_data_erase(user_id=user_id)
         return Response(self.OutputSerializer({"user_id": user_id, "erased": erased}).data)
+
+
+class MemoryCreateInputSerializer(serializers.Serializer):
+    content = StrictCharField(max_length=settings.MAX_MESSAGE_CHARS, help_text="embedded on write")
+    layer = serializers.ChoiceField(choices=LAYERS, default=LAYER_PROFILE)
+    instance_id = StrictUUIDField(
+        required=False,
+        allow_null=True,
+        help_text="the persona instance of a `relationship` memory: one the user owns",
+    )
+    category = serializers.ChoiceField(choices=CATEGORIES, required=False, allow_null=True)
+    importance = StrictFloatField(required=False, allow_null=True, min_value=0.0, max_value=1.0)
+
+    def validate(self, attrs):
+        relationship = attrs["layer"] == LAYER_RELATIONSHIP
+        if relationship and not attrs.get("instance_id"):
+            raise serializers.ValidationError(
+                {"instance_id": ["required for a relationship memory"]}
+            )
+        if not relationship and attrs.get("instance_id"):
+            raise serializers.ValidationError(
+                {"instance_id": ["only a relationship memory has one"]}
+            )
+        return attrs
+
+
+class MemoryCollectionApi(MemoryListApi):
+    """The user's memories: list them (GET, ``memory.apis``) or add one (POST).
+
+    Routed here rather than in ``memory.urls`` because a relationship memory needs its persona
+    instance's owner checked, and the memory app knows no personas: the ownership is checked
+    here and the memory service gets plain values.
+    """
+
+    CreateInputSerializer = MemoryCreateInputSerializer
+
+    @extend_schema(
+        tags=["memory"],
+        operation_id="memories_create",
+        request=CreateInputSerializer,
+        responses={201: MemorySerializer, **error_responses(400, 401, 403, 502)},
+    )
+    def post(self, request, user_id):
+        """Add a pinned memory the user wrote (201); a relationship memory's ``instance_id``
+        must be a persona instance the user owns (else 400)."""
+        forbid_other_user(
+            path_user_id=user_id, caller_id=request.user.id, message=MEMORY_OWNER_ONLY
+        )
+        data = self.CreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = data.validated_data
+        instance_id = params.get("instance_id")
+        if instance_id is not None and not persona_instance_owned(
+            instance_id=instance_id, owner_uid=user_id
+        ):
+            raise Validation(
+                "instance_id is not a persona instance of yours",
+                details={"instance_id": ["not a persona instance of yours"]},
+            )
+        memory = memory_add(
+            user_id=user_id,
+            content=params["content"],
+            instance_id=instance_id,
+            category=params.get("category"),
+            importance=params.get("importance"),
+        )
+        return Response(MemorySerializer(memory_item(memory)).data, status=status.HTTP_201_CREATED)

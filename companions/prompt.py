@@ -10,7 +10,14 @@ Order (DESIGN §5), chosen so that providers can cache the unchanging prefix:
 3. what only the two of them share (relationship memories);
 4. current mood (affinity directives per ``affinity_scope``, the reply-length tier);
 5. the reply style chosen by the PDE;
-6. output rules.
+6. output rules;
+7. now: the current date and time and how long since the user last wrote.
+
+Time changes every turn, so it comes last, after everything a provider can cache. Recalled
+memories (sections 2 and 3) carry their age in event time ("3 weeks ago: started a pottery
+class"), counted in calendar days in the user's time zone. The insight profile has no time
+zone field today, so the time is given in UTC and the prompt says so; a profile ``timezone``
+(an IANA name such as ``Europe/Lisbon``), when one exists, is used instead.
 
 The persona answers in the language the user writes in. Character-card placeholders in the
 persona's texts are filled: ``{{char}}`` with the persona's name, ``{{user}}`` with the user's
@@ -21,7 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from companions.domain.types import AXES, ReplyStyle
 from companions.scopes import MemoryScope, length_tier
@@ -64,6 +73,12 @@ class PromptInputs:
     affinity_axes: frozenset[str]
     style: ReplyStyle
     hints: Sequence[str] = ()
+    #: The turn's time; None leaves out the "Now" section and the memories' ages.
+    now: datetime | None = None
+    #: Hours since the user's previous message (``ConversationSignals``); None: the first one.
+    hours_since_last_message: float | None = None
+    #: The user's IANA time zone when known (``Europe/Lisbon``); None or unknown: UTC.
+    user_timezone: str | None = None
 
 
 def _card(name: str, meta: Mapping[str, Any]) -> list[str]:
@@ -94,6 +109,94 @@ def _card(name: str, meta: Mapping[str, Any]) -> list[str]:
         # Card convention: <START> opens each example exchange; it is a marker, not speech.
         text = "\n".join(line for line in example.strip().splitlines() if line.strip() != "<START>")
         lines.append(f"Example dialogue (how you sound; never repeat it word for word):\n{text}")
+    return lines
+
+
+_SMALL_NUMBERS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+)
+
+
+def _count(n: int, unit: str) -> str:
+    """``a week``, ``three weeks``, ``11 weeks``: small counts in words, as people say them."""
+    if n == 1:
+        return f"an {unit}" if unit == "hour" else f"a {unit}"
+    word = _SMALL_NUMBERS[n] if n < len(_SMALL_NUMBERS) else str(n)
+    return f"{word} {unit}s"
+
+
+def user_zone(name: str | None) -> tzinfo | None:
+    """The time zone named ``name`` (IANA), or None when blank or unknown."""
+    if not isinstance(name, str) or not name.strip():
+        return None
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def humanise_age(then: datetime, now: datetime, zone: tzinfo = UTC) -> str:
+    """How long ago ``then`` was, in calendar days of ``zone``: ``today``, ``yesterday``,
+    ``N days ago`` (2–6), ``N weeks ago`` (7–29 days), ``N months ago`` (30-day months, up to
+    11), ``N years ago``. A time in the future counts as today.
+    """
+    days = (now.astimezone(zone).date() - then.astimezone(zone).date()).days
+    if days <= 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    if days < 7:
+        return f"{_count(days, 'day')} ago"
+    if days < 30:
+        return f"{_count(days // 7, 'week')} ago"
+    if days < 365:
+        return f"{_count(min(days // 30, 11), 'month')} ago"
+    return f"{_count(days // 365, 'year')} ago"
+
+
+def humanise_gap(hours: float) -> str:
+    """A gap of ``hours`` ≥ 0 in words: ``a moment``, ``N minutes``, ``N hours``, ``N days``,
+    ``N weeks``, ``N months``, ``N years`` (the largest unit that fits, rounded down)."""
+    minutes = int(hours * 60)
+    if minutes < 2:
+        return "a moment"
+    if minutes < 60:
+        return _count(minutes, "minute")
+    if hours < 24:
+        return _count(int(hours), "hour")
+    days = int(hours // 24)
+    if days < 7:
+        return _count(days, "day")
+    if days < 30:
+        return _count(days // 7, "week")
+    if days < 365:
+        return _count(min(days // 30, 11), "month")
+    return _count(days // 365, "year")
+
+
+def _now_lines(inp: PromptInputs, zone: tzinfo | None) -> list[str]:
+    now = inp.now.astimezone(zone or UTC)
+    when = f"{now:%A} {now.day} {now:%B %Y}, {now:%H:%M}"
+    where = (
+        f"{inp.user_timezone.strip()}, their time zone"
+        if zone
+        else ("UTC; their time zone is unknown")
+    )
+    lines = [f"- It is {when} ({where})."]
+    if inp.hours_since_last_message is None:
+        lines.append("- This is the first thing they have written to you.")
+    else:
+        lines.append(f"- They last wrote to you {humanise_gap(inp.hours_since_last_message)} ago.")
     return lines
 
 
@@ -146,6 +249,13 @@ def build_system_prompt(inp: PromptInputs) -> str:
     def fill(text: str) -> str:
         return fill_placeholders(text, char=inp.persona_name, user=user)
 
+    zone = user_zone(inp.user_timezone)
+
+    def remembered(hit) -> str:
+        if inp.now is None:
+            return f"- {hit.content}"
+        return f"- {humanise_age(hit.occurred_at, inp.now, zone or UTC)}: {hit.content}"
+
     base = fill(inp.system_prompt.strip())
     if base:
         parts.append(base)
@@ -161,13 +271,13 @@ def build_system_prompt(inp: PromptInputs) -> str:
     for category, hits in inp.recall.profile_groups:
         if hits:
             title = CATEGORY_TITLES.get(category, "Other")
-            known.append(f"{title}:\n" + "\n".join(f"- {h.content}" for h in hits))
+            known.append(f"{title}:\n" + "\n".join(remembered(h) for h in hits))
     parts.append(
         "## What you know about them\n"
         + ("\n\n".join(known) if known else "(You have only just met; you know little so far.)")
     )
 
-    shared = [f"- {h.content}" for h in inp.recall.relationship]
+    shared = [remembered(h) for h in inp.recall.relationship]
     parts.append(
         "## What only the two of you share\n"
         + ("\n".join(shared) if shared else "(Nothing yet; it's early days.)")
@@ -196,4 +306,6 @@ def build_system_prompt(inp: PromptInputs) -> str:
         "- No headings, lists, markdown or quotation marks around the reply.\n"
         "- Output only the words of your reply."
     )
+    if inp.now is not None:
+        parts.append("## Now\n" + "\n".join(_now_lines(inp, zone)))
     return "\n\n".join(parts)

@@ -30,5 +30,6 @@ urlpatterns = [
         apis.ChatMessageStreamApi.as_view(),
         name="chat-message-stream",
     ),
+    path("user/<uuid:user_id>/memories", apis.MemoryCollectionApi.as_view(), name="memories-list"),
     path("user/<uuid:user_id>/data", apis.UserDataEraseApi.as_view(), name="user-data-erase"),
 ]

@@ -121,6 +121,7 @@ class CompanionMemoryAdmin(EngineAdmin):
         "occurred_at",
         "importance",
         "source_count",
+        "pinned",
         "is_live",
         "session_link",
     ]
@@ -137,7 +138,10 @@ class CompanionMemoryAdmin(EngineAdmin):
     ordering = ["-occurred_at"]
     actions = ["find_similar", "soft_delete", "restore"]
     fieldsets = [
-        (None, {"fields": ["id", "content", "layer", "category", "importance", "is_live"]}),
+        (
+            None,
+            {"fields": ["id", "content", "layer", "category", "importance", "pinned", "is_live"]},
+        ),
         (
             "Whose",
             {"fields": ["user", "persona", "instance_id", "session_link"]},
@@ -192,6 +196,8 @@ class CompanionMemoryAdmin(EngineAdmin):
 
     @admin.display(description="session", ordering="session_id")
     def session_link(self, obj: CompanionMemory):
+        if obj.session_id is None:
+            return "written by the user"
         return id_link(change_url(ChatSession, obj.session_id), obj.session_id)
 
     # --- detail --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ remembers about them (DESIGN §4). Owner-only: the path's user must be the token
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -11,11 +12,18 @@ from rest_framework.views import APIView
 
 from eros.api import forbid_other_user
 from eros.errors import NotFound
-from eros.fields import QueryCharField, QueryChoiceField, QueryIntegerField, QueryUUIDField
+from eros.fields import (
+    QueryCharField,
+    QueryChoiceField,
+    QueryIntegerField,
+    QueryUUIDField,
+    StrictCharField,
+    StrictFloatField,
+)
 from eros.schema import error_responses
-from memory.models import CATEGORIES, LAYERS, CompanionMemory
-from memory.selectors import memory_list
-from memory.services import memory_soft_delete
+from memory.models import CATEGORIES, LAYERS
+from memory.selectors import MEMORY_FIELDS, memory_list
+from memory.services import memory_edit, memory_forget
 
 #: Deepest page offset accepted (PostgreSQL's OFFSET is a bigint; this is far past any user).
 MAX_OFFSET = 2**31 - 1
@@ -37,7 +45,9 @@ class MemoryListInputSerializer(serializers.Serializer):
 class MemorySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     layer = serializers.ChoiceField(choices=LAYERS)
-    session_id = serializers.UUIDField()
+    session_id = serializers.UUIDField(
+        allow_null=True, help_text="the chat it was distilled from; null when the user wrote it"
+    )
     instance_id = serializers.UUIDField(allow_null=True)
     category = serializers.CharField(allow_null=True)
     content = serializers.CharField()
@@ -46,6 +56,9 @@ class MemorySerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    pinned = serializers.BooleanField(
+        help_text="added or edited by the user; recalled before the others of its list"
+    )
     similarity = serializers.FloatField(
         required=False, help_text="cosine similarity to `q` in [-1, 1]; only with `q`"
     )
@@ -87,15 +100,49 @@ class MemoryListApi(APIView):
         )
 
 
+def memory_item(memory) -> dict:
+    """A memory row as :class:`MemorySerializer` reads it (the list's fields and ``layer``)."""
+    item = {name: getattr(memory, name) for name in MEMORY_FIELDS}
+    item["layer"] = memory.layer
+    return item
+
+
+class MemoryUpdateInputSerializer(serializers.Serializer):
+    content = StrictCharField(
+        required=False, max_length=settings.MAX_MESSAGE_CHARS, help_text="re-embedded on write"
+    )
+    importance = StrictFloatField(required=False, min_value=0.0, max_value=1.0)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("give `content`, `importance` or both")
+        return attrs
+
+
 class MemoryDeleteOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     deleted_at = serializers.DateTimeField()
 
 
-class MemoryDeleteApi(APIView):
-    """Forget one memory: it is soft-deleted and never recalled again."""
+class MemoryDetailApi(APIView):
+    """Edit one memory (it becomes pinned) or forget it for good (content and embedding are
+    deleted; nothing can restore it)."""
 
+    UpdateInputSerializer = MemoryUpdateInputSerializer
     OutputSerializer = MemoryDeleteOutputSerializer
+
+    @extend_schema(
+        tags=["memory"],
+        operation_id="memories_update",
+        request=UpdateInputSerializer,
+        responses={200: MemorySerializer, **error_responses(400, 401, 403, 404, 502)},
+    )
+    def patch(self, request, user_id, memory_id):
+        forbid_other_user(path_user_id=user_id, caller_id=request.user.id, message=OWNER_ONLY)
+        data = self.UpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        memory = memory_edit(user_id=user_id, memory_id=memory_id, **data.validated_data)
+        return Response(MemorySerializer(memory_item(memory)).data)
 
     @extend_schema(
         tags=["memory"],
@@ -104,9 +151,6 @@ class MemoryDeleteApi(APIView):
     )
     def delete(self, request, user_id, memory_id):
         forbid_other_user(path_user_id=user_id, caller_id=request.user.id, message=OWNER_ONLY)
-        if not memory_soft_delete(memory_id=memory_id, user_id=user_id):
+        if not memory_forget(memory_id=memory_id, user_id=user_id):
             raise NotFound("memory not found")
-        deleted_at = (
-            CompanionMemory.objects.filter(id=memory_id).values_list("deleted_at", flat=True).get()
-        )
-        return Response(self.OutputSerializer({"id": memory_id, "deleted_at": deleted_at}).data)
+        return Response(self.OutputSerializer({"id": memory_id, "deleted_at": timezone.now()}).data)

@@ -1,7 +1,8 @@
 """Two-layer long-term memory in one pgvector table (DESIGN §3, §7).
 
 ``instance_id IS NULL`` is the *profile* layer (about the user, shared across personas);
-non-null is the *relationship* layer (user × persona instance). ``category`` is NULL for raw
+non-null is the *relationship* layer (user × persona instance). ``pinned`` rows are
+user-authored (no session) and outrank the others in recall. ``category`` is NULL for raw
 turn rows and one of :data:`CATEGORIES` for distilled ones. ``embedding`` has
 ``EMBEDDING_DIM`` dimensions (``memory.embedding_dim`` checks the database agrees).
 """
@@ -35,8 +36,13 @@ class CompanionMemory(models.Model):
     """One remembered item with its embedding and the messages it came from."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=RandomUUID())
+    #: The chat session it was distilled from; None for a memory the user wrote (``pinned``).
     session = models.ForeignKey(
-        "companions.ChatSession", on_delete=models.CASCADE, related_name="memories"
+        "companions.ChatSession",
+        on_delete=models.CASCADE,
+        related_name="memories",
+        null=True,
+        blank=True,
     )
     user_id = models.UUIDField()
     instance_id = models.UUIDField(null=True, blank=True)
@@ -50,6 +56,8 @@ class CompanionMemory(models.Model):
     occurred_at = models.DateTimeField(default=timezone.now, db_default=Now())
     deleted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    #: Added or edited by the user (``POST``/``PATCH …/memories``): recalled before the others.
+    pinned = models.BooleanField(default=False, db_default=False)
     #: The text-search configuration ``content`` is stemmed with (``memory.language``).
     ts_config = RegConfigField(default=TEXT_SEARCH_CONFIG, db_default=TEXT_SEARCH_CONFIG)
     #: ``to_tsvector(ts_config, content)`` with positions, kept by the database for recall.

@@ -53,7 +53,13 @@ defaults; memory_eval found recall flat across k1 ∈ [0.6, 2] and b ∈ [0.25, 
   with 1-based ranks within the list and no text term for rows matching no query word. Ranks
   alone let several weak matches of one half outvote the other half's one confident hit.
 
-Without hybrid recall, or for a query with no searchable word, ``score = vscore``. The defaults
+Without hybrid recall, or for a query with no searchable word, ``score = vscore``.
+
+**Pinned**: a memory the user added or edited (``pinned``) is their own word, so within each
+list pinned rows come before all others, and ``score`` orders each of the two parts (pinned
+among themselves, then the rest). A rule, not a boost: a boost in score units would mean
+different things in the convex, RRF and vector modes. Users pin few rows, so the relevant
+recalled rows still fill the rest of each list. The defaults
 (convex, text weight 1, recency 0.05 over 90 days, importance 0.5) were chosen with
 ``manage.py memory_eval`` (README, "Memory"): on both evaluation files the fused order recalls
 more than either half alone. Soft-deleted rows never surface.
@@ -102,7 +108,7 @@ class MemoryHit:
     ``similarity``: cosine similarity in [-1, 1]. ``score``: the ranking score (the fused
     score with hybrid recall, the BM25 score in text mode, else the vector score; module
     docstring). ``text_rank``: the memory's BM25 score (≥ 0), 0.0 when no query word matched
-    or text search was off.
+    or text search was off. ``pinned``: the user wrote or edited it (ranked first).
     """
 
     id: uuid.UUID
@@ -113,6 +119,7 @@ class MemoryHit:
     occurred_at: datetime
     source_message_ids: tuple[uuid.UUID, ...]
     text_rank: float = 0.0
+    pinned: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,7 @@ WITH cand AS MATERIALIZED (
            m.occurred_at,
            coalesce(m.importance, %(neutral)s)::float8 AS importance,
            m.ts_config AS cfg,
+           m.pinned,
            CASE WHEN %(text)s THEN m.content_tsv END AS tsv
     FROM companion_memories m
     WHERE m.user_id = %(user)s AND m.deleted_at IS NULL
@@ -201,7 +209,7 @@ bm AS MATERIALIZED (
     GROUP BY tf.id
 ),
 scored AS MATERIALIZED (
-    SELECT c.part, c.grp, c.id, c.similarity, b.bm25,
+    SELECT c.part, c.grp, c.id, c.pinned, c.similarity, b.bm25,
            -- float8 throughout: numeric arithmetic (extract, 1.0) is many times slower.
            c.similarity
            + %(rw)s::float8
@@ -234,11 +242,13 @@ fused AS (
 ),
 final AS (
     SELECT f.*,
-           row_number() OVER (PARTITION BY part, grp ORDER BY score DESC, vscore DESC, id) AS rn
+           -- Pinned (user-authored) rows first, then by score: module docstring, "Pinned".
+           row_number() OVER (PARTITION BY part, grp
+                              ORDER BY pinned DESC, score DESC, vscore DESC, id) AS rn
     FROM fused f
 )
 SELECT f.part, m.id, m.content, m.category, f.similarity, f.score, coalesce(f.bm25, 0),
-       m.occurred_at, m.source_message_ids
+       m.occurred_at, m.source_message_ids, f.pinned
 FROM final f JOIN companion_memories m ON m.id = f.id
 WHERE f.rn <= CASE f.part WHEN 'grouped' THEN %(k_cat)s WHEN 'raw' THEN %(k_raw)s
                           ELSE %(k_rel)s END
@@ -375,7 +385,7 @@ def memory_recall(
     grouped: dict[str, list[MemoryHit]] = {}
     raw: list[MemoryHit] = []
     rel: list[MemoryHit] = []
-    for part, mid, content, category, sim, score, text_rank, occurred_at, sources in rows:
+    for part, mid, content, category, sim, score, text_rank, occurred_at, sources, pinned in rows:
         hit = MemoryHit(
             mid,
             content,
@@ -385,6 +395,7 @@ def memory_recall(
             occurred_at,
             tuple(sources or ()),
             float(text_rank),
+            bool(pinned),
         )
         if part == "grouped":
             grouped.setdefault(category, []).append(hit)
@@ -436,6 +447,7 @@ MEMORY_FIELDS = (
     "occurred_at",
     "created_at",
     "updated_at",
+    "pinned",
 )
 
 

@@ -24,6 +24,11 @@ def persona_load_companion(*, instance_id: uuid.UUID) -> PersonaInstance | None:
     )
 
 
+def persona_instance_owned(*, instance_id: uuid.UUID, owner_uid: uuid.UUID) -> bool:
+    """True when ``owner_uid`` owns the persona instance ``instance_id`` (any status). One query."""
+    return PersonaInstance.objects.filter(id=instance_id, owner_uid=owner_uid).exists()
+
+
 def persona_models() -> list[tuple[str, PersonaGenome]]:
     """The active genomes with their model id, ordered by name: ``[(model_id, genome)]``.
 

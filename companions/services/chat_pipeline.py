@@ -480,6 +480,12 @@ def _prepare_reply(
             affinity_axes=affinity_axes,
             style=plan.reply_style,
             hints=plan.context_hints,
+            now=now,
+            # The count includes this message: one means nobody wrote before it.
+            hours_since_last_message=(
+                signals.hours_since_last_message if signals.message_count > 1 else None
+            ),
+            user_timezone=insights.get("timezone") if isinstance(insights, dict) else None,
         )
     )
     history = _history(session, exclude)

@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from companions.models import ChatMessage, ChatSession
+from eros.errors import Conflict, NotFound
 from eros.llm.base import ChatModel, Embedder, ProviderError
 from memory.services.dreaming import TranscriptLine, dreaming_distil
 from memory.services.writes import memory_upsert_many
@@ -74,6 +75,18 @@ RETURNING id, user_id, instance_id, classified_at, classification_attempts
 """
 
 _BACKLOG_SQL = f"SELECT count(*) FROM chat_sessions s WHERE {_ELIGIBLE}"
+
+#: Claim one named session now (parameters: now, stale_cutoff, session): idle time and retry
+#: backoff do not matter, a live claim of another sweeper does.
+_CLAIM_ONE_SQL = """
+UPDATE chat_sessions SET classification_claimed_at = %(now)s
+WHERE id = (
+    SELECT s.id FROM chat_sessions s
+    WHERE s.id = %(session)s
+      AND (s.classification_claimed_at IS NULL OR s.classification_claimed_at < %(stale_cutoff)s)
+    FOR UPDATE SKIP LOCKED)
+RETURNING id, user_id, instance_id, classified_at, classification_attempts
+"""
 
 
 def _window(now: datetime) -> dict:
@@ -192,6 +205,38 @@ def dreaming_sweep_one(
     claimed = _claim(now)
     if claimed is None:
         return None
+    return _distil_claimed(claimed, now=now, chat_model=chat_model, embedder=embedder)
+
+
+def dreaming_distil_session(
+    *,
+    session_id: uuid.UUID,
+    now: datetime | None = None,
+    chat_model: ChatModel | None = None,
+    embedder: Embedder | None = None,
+) -> DreamingOutcome:
+    """Claim and distil one named session now, idle or not ("dream now").
+
+    The same claim (a ``FOR UPDATE SKIP LOCKED`` update of ``classification_claimed_at``),
+    distillation, finish and release as :func:`dreaming_sweep_one`, except that the session's
+    idle time and retry backoff are ignored. Distils the messages since its last
+    classification (``empty`` when there are none). Raises :class:`~eros.errors.NotFound` for
+    an unknown session and :class:`~eros.errors.Conflict` while another sweeper's live claim
+    holds it.
+    """
+    now = now or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CLAIM_ONE_SQL, {**_window(now), "session": session_id})
+        claimed = cursor.fetchone()
+    if claimed is None:
+        if not ChatSession.objects.filter(id=session_id).exists():
+            raise NotFound("session not found")
+        raise Conflict("the session is being distilled right now; try again in a moment")
+    return _distil_claimed(claimed, now=now, chat_model=chat_model, embedder=embedder)
+
+
+def _distil_claimed(claimed, *, now, chat_model, embedder) -> DreamingOutcome:
+    """Distil a session this caller claimed at ``now`` and finish or release the claim."""
     session_id, user_id, _instance_id, classified_at, attempts = claimed
     messages = list(
         ChatMessage.objects.filter(

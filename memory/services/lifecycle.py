@@ -1,4 +1,8 @@
-"""Soft delete and restore of memories: a deleted memory is never recalled again."""
+"""An operator's soft delete and restore of memories: a soft-deleted memory is never recalled.
+
+A user's own delete is final instead (:func:`memory.services.user_memories.memory_forget`): the
+row is gone, so there is nothing left to restore.
+"""
 
 from __future__ import annotations
 

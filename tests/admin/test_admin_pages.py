@@ -523,3 +523,29 @@ def test_genomes_cannot_be_deleted_and_instances_are_read_only(admin_client, ali
     form = form_of(html, "personainstance_form")
     assert instance.genome.name in form and "<input" not in form and 'type="submit"' not in form
     assert admin_client.get(url(PersonaInstance, "add")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_user_authored_memory_shows_in_admin_without_a_session(admin_client, alice):
+    memory = CompanionMemory.objects.create(
+        user_id=alice, content="Plays the cello", embedding=[1.0] + [0.0] * 511, pinned=True
+    )
+    _, listing = page(admin_client, url(CompanionMemory, "changelist"))
+    assert "Plays the cello" in listing and "written by the user" in listing
+    _, detail = page(admin_client, url(CompanionMemory, "change", memory.id))
+    assert "Plays the cello" in detail and "written by the user" in detail
+
+
+@pytest.mark.django_db
+def test_restore_cannot_bring_back_a_memory_the_user_forgot(admin_client, client_for, relationship):
+    memory = relationship.memories[0]
+    listing = url(CompanionMemory, "changelist")
+    post = {"_selected_action": [str(memory.id)], "index": "0"}
+    admin_client.post(listing, {**post, "action": "soft_delete"})
+    forgotten = client_for(memory.user_id).delete(
+        f"/comp/user/{memory.user_id}/memories/{memory.id}"
+    )
+    assert forgotten.status_code == 200
+    response = admin_client.post(listing, {**post, "action": "restore"}, follow=True)
+    assert response.status_code == 200
+    assert not CompanionMemory.objects.filter(id=memory.id).exists()

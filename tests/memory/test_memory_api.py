@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from companions.models import ChatMessage, ChatSession, CompanionAffinity, CompanionAffinityEvent
@@ -13,6 +14,7 @@ from eros.llm.fakes import FakeEmbedder, unit_vector
 from insights.models import CompanionInsights
 from memory.models import CompanionMemory
 from memory.selectors import memory_list, memory_recall
+from memory.services import memory_restore
 from personas.models import PersonaInstance
 
 
@@ -112,6 +114,7 @@ def test_list_returns_live_memories_newest_first_without_vectors(client_for, ali
         "occurred_at",
         "created_at",
         "updated_at",
+        "pinned",
     }
     assert first["layer"] == "profile" and first["category"] == "fact"
     assert first["id"] == str(alice_memories["lisbon"].id)
@@ -221,17 +224,13 @@ def test_bad_filters_are_400_validation_errors(client_for, alice, params):
 
 
 @pytest.mark.django_db
-def test_deleting_a_memory_soft_deletes_it_for_good(client_for, alice, alice_memories):
+def test_deleting_a_memory_forgets_it_for_good(client_for, alice, alice_memories):
     client = client_for(alice)
     memory = alice_memories["lighthouse"]
     response = client.delete(url(alice, f"memories/{memory.id}"))
     assert response.status_code == 200
-    memory.refresh_from_db()
-    assert memory.deleted_at is not None
-    assert response.json() == {
-        "id": str(memory.id),
-        "deleted_at": memory.deleted_at.isoformat().replace("+00:00", "Z"),
-    }
+    body = response.json()
+    assert body["id"] == str(memory.id) and body["deleted_at"].endswith("Z")
     assert str(memory.id) not in [m["id"] for m in client.get(url(alice)).json()["memories"]]
     recall = memory_recall(
         user_id=alice,
@@ -241,8 +240,29 @@ def test_deleting_a_memory_soft_deletes_it_for_good(client_for, alice, alice_mem
         now=timezone.now(),
     )
     assert recall.relationship == []
+    # Content and vector are gone from the table itself, not only hidden.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM companion_memories WHERE id = %s OR content LIKE %s",
+            [memory.id, "%lighthouse%"],
+        )
+        assert cursor.fetchone()[0] == 0
+    # Nothing is left to restore, and forgetting twice finds nothing.
+    assert memory_restore(memory_id=memory.id) is False
     again = client.delete(url(alice, f"memories/{memory.id}"))
-    assert again.status_code == 200 and again.json() == response.json()
+    assert again.status_code == 404 and again.json()["error"] == "not_found"
+    assert CompanionMemory.objects.filter(user_id=alice).count() == 5
+
+
+@pytest.mark.django_db
+def test_deleting_an_operator_soft_deleted_memory_forgets_it_for_good(
+    client_for, alice, alice_memories
+):
+    memory = alice_memories["deleted"]
+    response = client_for(alice).delete(url(alice, f"memories/{memory.id}"))
+    assert response.status_code == 200
+    assert not CompanionMemory.objects.filter(id=memory.id).exists()
+    assert memory_restore(memory_id=memory.id) is False
 
 
 @pytest.mark.django_db
@@ -338,6 +358,15 @@ def test_the_routes_are_in_the_openapi_document(client):
         document["paths"]["/comp/user/{user_id}/memories/{memory_id}"]["delete"]["operationId"]
         == "memories_delete"
     )
+    detail = document["paths"]["/comp/user/{user_id}/memories/{memory_id}"]
+    assert detail["patch"]["operationId"] == "memories_update"
+    assert {"400", "403", "404", "502"} <= set(detail["patch"]["responses"])
+    create = document["paths"]["/comp/user/{user_id}/memories"]["post"]
+    assert create["operationId"] == "memories_create"
+    assert {"201", "400", "403", "502"} <= set(create["responses"])
+    create_body = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    create_fields = document["components"]["schemas"][create_body.rsplit("/", 1)[1]]["properties"]
+    assert set(create_fields) == {"content", "layer", "instance_id", "category", "importance"}
     assert document["paths"]["/comp/user/{user_id}/data"]["delete"]["operationId"] == (
         "user_data_erase"
     )

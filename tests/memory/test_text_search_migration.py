@@ -18,6 +18,14 @@ def migrate(targets) -> None:
     executor.migrate(targets)
 
 
+@pytest.fixture(autouse=True)
+def _back_to_the_latest_migration():
+    """Later migrations exist: leave the database fully migrated for the tests after this one."""
+    yield
+    executor = MigrationExecutor(connection)
+    migrate(executor.loader.graph.leaf_nodes("memory"))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_existing_rows_get_their_user_language_and_a_stemmed_text_vector():
     english_user, unknown_user = uuid.uuid4(), uuid.uuid4()

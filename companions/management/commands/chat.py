@@ -2,7 +2,8 @@
 
 Runs the same engine as the API (same pipeline, same database), with post-process running
 in-process so memories and affinity update between turns. Commands: ``/mood`` shows the
-affinity vector, ``/memories`` what is remembered, ``/quit`` leaves.
+affinity vector, ``/memories`` what is remembered, ``/dream`` distils this chat into memories
+now (as dreaming would once it went idle), ``/quit`` leaves.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ class Command(BaseCommand):
         started = session_start(user_id=user, genome_id=genome.id)
         session = started.session
         state = "new chat" if started.is_new else "resuming your chat"
-        self.stdout.write(self.style.SUCCESS(f"{genome.name} ({state}; /mood, /memories, /quit)"))
+        self.stdout.write(
+            self.style.SUCCESS(f"{genome.name} ({state}; /mood, /memories, /dream, /quit)")
+        )
         if started.greeting is not None:
             self.stdout.write(f"{genome.name}> {started.greeting.content}")
         memory_scope, axes = resolve_memory_scope(None), resolve_affinity_scope(None)
@@ -75,6 +78,9 @@ class Command(BaseCommand):
                 continue
             if text.strip() == "/memories":
                 self._memories(session)
+                continue
+            if text.strip() == "/dream":
+                self._dream(session)
                 continue
             message = turn_begin(session=session, content=text)
             try:
@@ -102,6 +108,20 @@ class Command(BaseCommand):
         axes = ("warmth", "trust", "intrigue", "intimacy", "patience", "tension")
         values = "  ".join(f"{a} {getattr(row, a):+.3f}" for a in axes)
         self.stdout.write(f"({row.relationship_label}; {values}; ghosts {row.total_ghosts})")
+
+    def _dream(self, session) -> None:
+        from companions.services.dreaming import dreaming_distil_session
+        from eros.errors import AppError
+
+        try:
+            outcome = dreaming_distil_session(session_id=session.id)
+        except AppError as exc:
+            self.stdout.write(self.style.WARNING(f"(dreaming: {exc.message})"))
+            return
+        self.stdout.write(
+            f"(dreaming: {outcome.status}; {outcome.messages} message(s) -> "
+            f"{outcome.created} new, {outcome.merged} merged memories)"
+        )
 
     def _memories(self, session) -> None:
         from memory.models import CompanionMemory

@@ -1,4 +1,7 @@
-"""``python manage.py dreaming [--once | --loop]``: distil idle sessions into memories now.
+"""``python manage.py dreaming [--once | --loop | --session ID]``: distil sessions into memories.
+
+``--session ID`` distils that one session now, idle or not, with the sweeper's own claim (it
+waits for nobody: a session another sweeper holds right now is an error), and exits.
 
 ``--once`` (the default) distils every eligible session and exits; ``--loop`` keeps sweeping,
 one sweep every ``--interval`` seconds (default ``DREAMING_TICK_SECS``), until SIGINT/SIGTERM,
@@ -12,13 +15,20 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from companions.services.dreaming import DreamingOutcome, dreaming_backlog, dreaming_sweep_one
+from companions.services.dreaming import (
+    DreamingOutcome,
+    dreaming_backlog,
+    dreaming_distil_session,
+    dreaming_sweep_one,
+)
+from eros.errors import AppError
 
 
 class Command(BaseCommand):
@@ -28,6 +38,13 @@ class Command(BaseCommand):
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--once", action="store_true", help="one sweep, then exit (default)")
         mode.add_argument("--loop", action="store_true", help="sweep until interrupted")
+        mode.add_argument(
+            "--session",
+            type=uuid.UUID,
+            default=None,
+            metavar="ID",
+            help="distil this one session now, idle or not, and exit",
+        )
         parser.add_argument(
             "--interval",
             type=float,
@@ -38,7 +55,14 @@ class Command(BaseCommand):
             "--max-items", type=int, default=0, help="sessions per sweep at most (0 = no limit)"
         )
 
-    def handle(self, *args, once, loop, interval, max_items, **options):
+    def handle(self, *args, once, loop, interval, max_items, session=None, **options):
+        if session is not None:
+            try:
+                outcome = dreaming_distil_session(session_id=session)
+            except AppError as exc:
+                raise CommandError(exc.message) from None
+            self._report(1, 1, outcome)
+            return
         stop = threading.Event()
         if loop and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):

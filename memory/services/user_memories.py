@@ -1,0 +1,137 @@
+"""What a user does to their own memories (DESIGN §4, §7): add, edit and forget.
+
+Memories a user adds or edits are *pinned*: they are the user's own word, and recall ranks
+them above the others of their list (``memory.selectors``). Forgetting is real: the row is
+deleted, content and embedding with it, so nothing can restore it (an operator's soft delete in
+admin is the restorable kind). Owner checks on the path are the API's; these services match
+the memory on ``user_id`` as well, so another user's memory id is simply not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from eros.errors import NotFound, Upstream
+from eros.llm.base import Embedder, ProviderError
+from eros.llm.providers import get_embedder
+from memory.embedding_dim import embedding_dim_guard
+from memory.importance import importance_from_cues
+from memory.models import CompanionMemory
+from memory.selectors import memory_text_config
+
+#: Category of a user-authored profile memory that names none: recall groups the profile
+#: layer by category, and a fact is what a user most often tells.
+DEFAULT_USER_CATEGORY = "fact"
+
+
+def _embed(content: str, embedder: Embedder | None) -> list[float]:
+    embedder = embedder or get_embedder()
+    try:
+        (vector,) = embedder.embed_documents([content])
+    except ProviderError as exc:
+        raise Upstream("the embeddings provider failed; please retry") from exc
+    embedding_dim_guard(len(vector))
+    return vector
+
+
+def memory_add(
+    *,
+    user_id: uuid.UUID,
+    content: str,
+    instance_id: uuid.UUID | None = None,
+    category: str | None = None,
+    importance: float | None = None,
+    embedder: Embedder | None = None,
+    now: datetime | None = None,
+) -> CompanionMemory:
+    """Write a pinned, user-authored memory and return it.
+
+    ``instance_id`` None is the profile layer, else the relationship layer of that persona
+    instance (the caller has checked the user owns it: this app knows no personas).
+    ``category`` defaults to :data:`DEFAULT_USER_CATEGORY`; ``importance`` in [0, 1] (clamped)
+    defaults to the content's cues. ``content`` is embedded with ``embedder`` (default the
+    configured one, ``embed_documents``); no near-duplicate merging: the user said it, it is
+    kept as said. Event and write time are ``now``. One embeddings call, one insert (plus the
+    language lookup of :func:`~memory.selectors.memory_text_config` when the text cannot tell).
+
+    Raises :class:`~eros.errors.Upstream` when the embeddings provider fails.
+    """
+    category = category or DEFAULT_USER_CATEGORY
+    vector = _embed(content, embedder)
+    now = now or timezone.now()
+    return CompanionMemory.objects.create(
+        session=None,
+        user_id=user_id,
+        instance_id=instance_id,
+        content=content,
+        embedding=vector,
+        category=category,
+        importance=(
+            importance_from_cues(content, category)
+            if importance is None
+            else min(1.0, max(0.0, importance))
+        ),
+        ts_config=memory_text_config(user_id=user_id, texts=[content]),
+        occurred_at=now,
+        created_at=now,
+        updated_at=now,
+        pinned=True,
+    )
+
+
+def memory_edit(
+    *,
+    user_id: uuid.UUID,
+    memory_id: uuid.UUID,
+    content: str | None = None,
+    importance: float | None = None,
+    embedder: Embedder | None = None,
+) -> CompanionMemory:
+    """Change a live memory of ``user_id``: its ``content`` (re-embedded with ``embedder``,
+    language detected again) and/or ``importance`` in [0, 1] (clamped). The memory becomes
+    pinned: after an edit it is the user's own word. ``None`` leaves a field as it is.
+
+    Raises :class:`~eros.errors.NotFound` for an unknown memory, another user's, or one that
+    is soft-deleted; :class:`~eros.errors.Upstream` when the embeddings provider fails (the
+    row is unchanged).
+    """
+    # Embed first, outside the row lock: a slow provider must not hold it.
+    vector = _embed(content, embedder) if content is not None else None
+    with transaction.atomic():
+        memory = (
+            CompanionMemory.objects.select_for_update()
+            .defer("embedding")
+            .filter(id=memory_id, user_id=user_id, deleted_at__isnull=True)
+            .first()
+        )
+        if memory is None:
+            raise NotFound("memory not found")
+        fields = ["pinned", "updated_at"]
+        if content is not None:
+            memory.content = content
+            memory.embedding = vector
+            memory.ts_config = memory_text_config(user_id=user_id, texts=[content])
+            fields += ["content", "embedding", "ts_config"]
+        if importance is not None:
+            memory.importance = min(1.0, max(0.0, importance))
+            fields.append("importance")
+        memory.pinned = True
+        memory.updated_at = timezone.now()
+        memory.save(update_fields=fields)
+    return memory
+
+
+def memory_forget(*, user_id: uuid.UUID, memory_id: uuid.UUID) -> bool:
+    """Forget a memory of ``user_id`` for good: delete the row, its content and embedding.
+
+    Works on soft-deleted rows too (a restorable operator delete becomes a final one). Returns
+    False when no memory of that user has the id (unknown, another user's, or already
+    forgotten). Nothing else is derived from a single memory row: memories cite their source
+    messages, never each other.
+    """
+    deleted, _ = CompanionMemory.objects.filter(id=memory_id, user_id=user_id).delete()
+    return bool(deleted)
