@@ -66,7 +66,8 @@ class Replay:
 
 
 def event_source(event: Any) -> str:
-    """The event's ``context.source`` (``rules``, ``llm``, ``offline``, ``gift``, ``ghost``), else its type."""
+    """The event's ``context.source`` (``rules``, ``llm``, ``offline``, ``gift``, ``ghost``),
+    else its type."""
     context = event.context if isinstance(event.context, dict) else {}
     return str(context.get("source") or event.event_type)
 
