@@ -61,9 +61,7 @@ def offline_chat(settings):
 def _chat(client, session, messages: list[str]) -> list[dict]:
     bodies = []
     for text in messages:
-        response = client.post(
-            f"/comp/chat/{session.id}/message", {"content": text}, format="json"
-        )
+        response = client.post(f"/comp/chat/{session.id}/message", {"content": text}, format="json")
         assert response.status_code == 200, response.content
         bodies.append(response.json())
     return bodies
