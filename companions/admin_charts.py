@@ -36,6 +36,7 @@ AXIS_COLOURS = {
 SOURCE_COLOURS = {
     "rules": "#6c757d",
     "llm": "#2e86ab",
+    "offline": "#5fa8d3",
     "gift": "#d6336c",
     "ghost": "#212529",
 }
@@ -65,7 +66,8 @@ class Replay:
 
 
 def event_source(event: Any) -> str:
-    """The event's ``context.source`` (``rules``, ``llm``, ``gift``, ``ghost``), else its type."""
+    """The event's ``context.source`` (``rules``, ``llm``, ``offline``, ``gift``, ``ghost``),
+    else its type."""
     context = event.context if isinstance(event.context, dict) else {}
     return str(context.get("source") or event.event_type)
 

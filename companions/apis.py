@@ -577,11 +577,24 @@ class GiftDeltasSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class AffinityChangeSerializer(serializers.Serializer):
+    """The change made per axis (new − old): warmth within [-2, 2], the others [-1, 1]."""
+
+    warmth = serializers.FloatField()
+    trust = serializers.FloatField()
+    intrigue = serializers.FloatField()
+    intimacy = serializers.FloatField()
+    patience = serializers.FloatField()
+    tension = serializers.FloatField()
+
+
 class GiftSendApi(APIView):
     """Give the persona a gift: its deltas move the affinity at once (no model call).
 
     Appends a ``gift_user`` message (its content is the label) and one ``gift`` affinity
-    event; ``applied_deltas`` echoes the raw deltas (the EMA-damped change is in the vector).
+    event; ``applied_deltas`` echoes the raw deltas as requested (the reference's field), and
+    ``affinity_change`` is the change the gift actually made per axis after the EMA and the
+    clamps (new − old, old taken after time decay).
     """
 
     class InputSerializer(serializers.Serializer):
@@ -612,7 +625,10 @@ class GiftSendApi(APIView):
 
     class OutputSerializer(serializers.Serializer):
         reply = serializers.CharField(allow_null=True, help_text="Always null.")
-        applied_deltas = GiftDeltasSerializer()
+        applied_deltas = GiftDeltasSerializer(help_text="The requested raw deltas, echoed.")
+        affinity_change = AffinityChangeSerializer(
+            help_text="What the gift changed per axis: new − old after the EMA and clamps."
+        )
         relationship_label = serializers.CharField()
 
     @extend_schema(
@@ -636,6 +652,7 @@ class GiftSendApi(APIView):
         body = {
             "reply": None,
             "applied_deltas": deltas.as_dict(),
+            "affinity_change": outcome.change,
             "relationship_label": outcome.affinity.relationship_label,
         }
         return Response(self.OutputSerializer(body).data)

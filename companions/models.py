@@ -138,8 +138,8 @@ class CompanionAffinity(models.Model):
 class CompanionAffinityEvent(models.Model):
     """Append-only log of affinity changes; ``deltas`` are the raw (unblended) deltas.
 
-    ``context["source"]`` says where the deltas came from: ``rules``, ``llm``, ``gift`` or
-    ``ghost`` (DESIGN §3).
+    ``context["source"]`` says where the deltas came from: ``rules``, ``llm``, ``offline``
+    (the no-model evaluator), ``gift`` or ``ghost`` (DESIGN §3).
     """
 
     EVENT_TYPES = ["message", "ghost", "gift", "time_decay"]

@@ -1,7 +1,8 @@
 """``/playground/``: a browser page to meet the personas, for development and demos.
 
-On in development when ``DEBUG`` or ``EROS_PLAYGROUND=true``; otherwise, and always in
-production, the route answers 404 like an unknown one. The page is a plain template plus one
+On in development unless ``EROS_PLAYGROUND=false`` (always with ``DEBUG``), and then ``/``
+redirects to it; otherwise, and always in production, the route answers 404 like an unknown
+one and ``/`` is left alone. The page is a plain template plus one
 script (``eros/static/eros/playground.js``) that talks to the public API with a bearer token,
 exactly as any client would.
 
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import split_domain_port
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from eros.api import error_body
 from eros.auth import DEV_USER_ID, mint_token
@@ -48,13 +49,25 @@ def _is_loopback_address(value: str) -> bool:
         return False
 
 
+def playground_on() -> bool:
+    """Whether the playground is served: enabled, and never outside development."""
+    return bool(settings.EROS_PLAYGROUND) and settings.EROS_ENV == "development"
+
+
+def root_view(request: HttpRequest) -> HttpResponse:
+    """``/``: a 302 to ``/playground/`` while the playground is on, else a JSON 404."""
+    if not playground_on():
+        return JsonResponse(error_body("not_found", f"no route for {request.path}"), status=404)
+    return redirect("playground")
+
+
 def playground_view(request: HttpRequest) -> HttpResponse:
     """The playground page, or a JSON 404 when the playground is off (always in production).
 
     ``?user=`` must be a UUID (400 otherwise); any user but :data:`PLAYGROUND_USER` gets the
     page without a token.
     """
-    if not settings.EROS_PLAYGROUND or settings.EROS_ENV != "development":
+    if not playground_on():
         return JsonResponse(error_body("not_found", f"no route for {request.path}"), status=404)
     requested = request.GET.get("user")
     try:

@@ -297,8 +297,9 @@ EMBEDDINGS_INPUT_TYPE = envstr("EMBEDDINGS_INPUT_TYPE")
 EMA_INERTIA = envfloat("EMA_INERTIA", 0.8, lo=0.0, hi=1.0)
 DEMO_EMA_INERTIA = envfloat("DEMO_EMA_INERTIA", 0.3, lo=0.0, hi=1.0)
 EXPOSE_AFFINITY_DEBUG = envbool("EXPOSE_AFFINITY_DEBUG", False)
-#: The browser playground at /playground/ (always on with DEBUG).
-EROS_PLAYGROUND = DEBUG or envbool("EROS_PLAYGROUND", False)
+#: The browser playground at /playground/, and `/` leads to it: on by default in development
+#: (always with DEBUG), off in production, where it is refused.
+EROS_PLAYGROUND = DEBUG or envbool("EROS_PLAYGROUND", EROS_ENV == "development")
 MAX_MESSAGE_CHARS = envint("MAX_MESSAGE_CHARS", 4000, minimum=1)
 HISTORY_TURNS = envint("HISTORY_TURNS", 20, minimum=0)
 PERSONAS_DIR = Path(envstr("PERSONAS_DIR", str(BASE_DIR / "fixtures" / "personas")))

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from eros.playground import playground_view
+from eros.playground import playground_view, root_view
 from eros.views import HealthApi
 
 urlpatterns = [
@@ -18,6 +18,7 @@ urlpatterns = [
     path("comp/", include("insights.urls")),
     path("v1/", include("companions.openai_urls")),
     path("playground/", playground_view, name="playground"),
+    path("", root_view, name="root"),
 ]
 
 handler400 = "eros.api.json_bad_request"

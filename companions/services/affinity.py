@@ -161,8 +161,8 @@ def affinity_apply_deltas(
     Locks the row (creating it if missing), then ``affinity_advance``: decay persisted to
     ``now``, ``(1 - inertia) * delta`` per axis with the reference clamps, label inferred, one
     event with the raw deltas and ``context`` (which should carry ``source``: rules, llm,
-    gift). ``inertia`` defaults to the session's (demo-aware). Reference eros-engine-core.md
-    §1.3.
+    offline, gift). ``inertia`` defaults to the session's (demo-aware). Reference
+    eros-engine-core.md §1.3.
     """
     row = affinity_lock(session=session)
     event = affinity_advance(

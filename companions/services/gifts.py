@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from companions.domain.types import AffinityDeltas
+from companions.domain.types import AXES, AffinityDeltas
 from companions.models import ChatMessage, ChatSession, CompanionAffinity, CompanionAffinityEvent
 from companions.services import affinity as affinity_service
 from eros.errors import Conflict
@@ -24,9 +24,13 @@ DEFAULT_GIFT_LABEL = "gift"
 
 @dataclass(frozen=True)
 class GiftOutcome:
+    """The gift's result; ``change`` is new − old per axis (old = decayed to the gift's time),
+    the change the gift actually made after the EMA and the clamps."""
+
     affinity: CompanionAffinity
     event: CompanionAffinityEvent
     message: ChatMessage
+    change: dict[str, float]
 
 
 def gift_apply(
@@ -42,6 +46,8 @@ def gift_apply(
     In one transaction: the message is appended (and the session marked active), then the
     raw ``deltas`` are EMA-applied with ``affinity_apply_deltas(event_type="gift")``; the
     event's context holds ``source="gift"``, the label, the metadata and the message id.
+    ``GiftOutcome.change`` is what the gift did to each axis (new − old, old decayed to
+    ``now``).
     Raises :class:`~eros.errors.Conflict` when the session has no persona instance (no affinity
     can exist).
     """
@@ -54,6 +60,10 @@ def gift_apply(
             session=session, role=ChatMessage.ROLE_GIFT_USER, content=label, sent_at=now
         )
         ChatSession.objects.filter(id=session.id).update(last_active_at=now)
+        # Decay owed before the gift is not the gift's doing: "old" is the vector as of now.
+        before = affinity_service.decayed_view(
+            affinity_service.affinity_lock(session=session), now=now
+        ).vector()
         row, event = affinity_service.affinity_apply_deltas(
             session=session,
             deltas=deltas,
@@ -66,4 +76,5 @@ def gift_apply(
             },
             now=now,
         )
-    return GiftOutcome(row, event, message)
+    change = {axis: round(getattr(row, axis) - before[axis], 6) + 0.0 for axis in AXES}
+    return GiftOutcome(row, event, message, change)

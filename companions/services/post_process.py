@@ -7,7 +7,8 @@ The affinity part: the LLM evaluator (task ``affinity_evaluation``) proposes per
 for warmth, trust, intrigue, intimacy and tension, each bounded to ±0.15; patience stays
 rule-owned (PDE). When the evaluator is skipped, fails or answers something that does not
 validate, the PDE's rule deltas are used, and the event's ``context.source`` says which
-(``llm`` or ``rules``), with ``fallback_reason`` when the rules stood in. The evaluator is
+(``llm``, ``offline`` when the offline heuristics answered instead of a model, or
+``rules``), with ``fallback_reason`` when the rules stood in. The evaluator is
 asked outside any transaction; the deltas are then EMA-applied under the affinity row lock,
 once per user message.
 """
@@ -28,7 +29,14 @@ from companions.domain import pde
 from companions.domain.types import AffinityDeltas, ConversationSignals, UserMessage
 from companions.models import ChatMessage, ChatSession, CompanionAffinityEvent
 from companions.services import affinity as affinity_service
-from eros.llm.base import TASK_AFFINITY, ChatModel, ChatRequest, Embedder, ProviderError
+from eros.llm.base import (
+    TASK_AFFINITY,
+    ChatModel,
+    ChatRequest,
+    ChatResult,
+    Embedder,
+    ProviderError,
+)
 from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_model_config
@@ -43,6 +51,11 @@ DELTA_BOUND = 0.15
 EVALUATED_AXES = ("warmth", "trust", "intrigue", "intimacy", "tension")
 MIN_EVALUATED_CHARS = 4
 MAX_REASON_CHARS = 300
+
+# An affinity event's ``context.source``: who proposed its deltas.
+SOURCE_LLM = "llm"
+SOURCE_OFFLINE = "offline"
+SOURCE_RULES = "rules"
 
 
 class AffinityEvaluation(BaseModel):
@@ -121,8 +134,8 @@ def turn_load(user_message_id: uuid.UUID | str) -> Turn | None:
 
 def _evaluate(
     turn: Turn, chat_model: ChatModel, vector: dict[str, float]
-) -> tuple[AffinityEvaluation, str]:
-    """Ask the evaluator; returns the validated answer and the model that gave it.
+) -> tuple[AffinityEvaluation, ChatResult]:
+    """Ask the evaluator; returns the validated answer and the completion that held it.
 
     Raises ``ProviderError`` (the call failed), ``ValueError`` (no JSON object in the answer)
     or ``ValidationError`` (the object does not fit :class:`AffinityEvaluation`).
@@ -153,7 +166,7 @@ def _evaluate(
     data = parse_json_object(result.text)
     if data is None:
         raise ValueError("evaluator answer holds no JSON object")
-    return AffinityEvaluation.model_validate(data), result.model
+    return AffinityEvaluation.model_validate(data), result
 
 
 def _event_for(turn: Turn) -> CompanionAffinityEvent | None:
@@ -171,8 +184,8 @@ def affinity_update_turn(
     Returns None when the message is gone or was not replied to, and the existing event when
     the turn was already applied (idempotent per user message, also under concurrent runs:
     the check is repeated under the row lock). The event's ``context`` holds
-    ``user_message_id``, ``source`` (``llm`` or ``rules``), and either ``reason`` and
-    ``model`` (llm) or ``fallback_reason`` (rules). Evaluator failures never raise.
+    ``user_message_id``, ``source`` (``llm``, ``offline`` or ``rules``), and either ``reason``
+    and ``model`` (llm, offline) or ``fallback_reason`` (rules). Evaluator failures never raise.
     """
     turn = turn_load(user_message_id)
     if turn is None or turn.user_message.turn_status != ChatMessage.TURN_REPLIED:
@@ -193,12 +206,12 @@ def affinity_update_turn(
             UserMessage(turn.user_message.content), ConversationSignals(message_count=0)
         )
 
-    context: dict = {"user_message_id": str(turn.user_message.id), "source": "rules"}
+    context: dict = {"user_message_id": str(turn.user_message.id), "source": SOURCE_RULES}
     deltas = rule_deltas
     reply = turn.assistant_message.content if turn.assistant_message else ""
     if len(turn.user_message.content.strip()) >= MIN_EVALUATED_CHARS and reply.strip():
         try:
-            evaluation, model = _evaluate(turn, chat_model or get_chat_model(), vector)
+            evaluation, result = _evaluate(turn, chat_model or get_chat_model(), vector)
         except (ProviderError, ValueError, ValidationError) as exc:
             context["fallback_reason"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
             logger.info("affinity evaluator unavailable for %s: %s", turn.user_message.id, exc)
@@ -211,7 +224,10 @@ def affinity_update_turn(
                 patience=rule_deltas.patience,  # patience stays rule-owned
                 tension=evaluation.tension,
             )
-            context.update({"source": "llm", "reason": evaluation.reason, "model": model})
+            # The offline heuristics stand in for a model: the event says so, so nobody
+            # mistakes a lexicon's guess for a model's judgement.
+            source = SOURCE_OFFLINE if result.offline else SOURCE_LLM
+            context.update({"source": source, "reason": evaluation.reason, "model": result.model})
     else:
         context["fallback_reason"] = "message too short to evaluate"
 

@@ -143,10 +143,16 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class ChatResult:
-    """A completion: the cleaned ``text`` and the ``model`` that produced it."""
+    """A completion: the cleaned ``text`` and the ``model`` that produced it.
+
+    ``offline`` is True when no language model answered: the text comes from the offline
+    heuristics (:mod:`eros.llm.offline`), so what depends on it (an affinity event's
+    ``source``) can say so.
+    """
 
     text: str
     model: str
+    offline: bool = False
 
 
 class ProviderError(Exception):

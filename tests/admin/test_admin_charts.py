@@ -133,7 +133,7 @@ def test_history_draws_one_line_per_axis_and_a_marker_per_event_coloured_by_sour
     ).points
     svg = history_svg(points)
     assert svg.count("<polyline") == 6
-    assert svg.count("<circle") == 4 + 6 * 2  # legend + one marker per axis per event
+    assert svg.count("<circle") == 5 + 6 * 2  # legend (5 sources) + one marker per axis per event
     assert svg.count('fill="#212529"><title>') == 6  # ghost markers
     assert "ghost: tension Δ +0.050" in svg
     assert "No events yet" in history_svg(points[:1])
@@ -147,4 +147,4 @@ def test_long_histories_keep_markers_only_for_gifts_and_ghosts():
     ).points
     svg = history_svg(points)
     assert svg.count("<polyline") == 6
-    assert svg.count("<circle") == 4 + 6  # legend + the gift on each axis
+    assert svg.count("<circle") == 5 + 6  # legend (5 sources) + the gift on each axis

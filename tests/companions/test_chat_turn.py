@@ -66,7 +66,7 @@ def test_scripted_conversation_replays_with_memory_affinity_and_insights(
     assert events.count() == len(turns)
     assert {e.event_type for e in events} == {"message"}
     assert {e.context["user_message_id"] for e in events} == {str(m.id) for m in users}
-    assert {e.context["source"] for e in events} <= {"llm", "rules"}
+    assert {e.context["source"] for e in events} <= {"offline", "rules"}
 
     # Two memory rows per turn: the exchange (relationship layer) and the user's words
     # (profile layer), each with a 512-dim embedding and its source messages.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from companions.models import ChatMessage, ChatSession, CompanionAffinity, CompanionAffinityEvent
+from companions.services import affinity as affinity_service
 from tests.api import assert_error, db_snapshot
 
 ROSE = {
@@ -179,3 +181,29 @@ def test_nul_characters_in_gift_metadata_are_stored_as_replacement_characters(
     assert response.status_code == 200, response.content
     event = CompanionAffinityEvent.objects.get(affinity__session=alice_session)
     assert event.context["metadata"] == {"no\ufffdte": ["a\ufffdb", {"k": "\ufffd"}]}
+
+
+@pytest.mark.django_db
+def test_the_gift_response_reports_the_change_applied_after_ema_and_clamps(
+    alice_session, client_for, alice, settings
+):
+    settings.EMA_INERTIA = 0.8
+    row = affinity_service.affinity_get_or_create(session=alice_session)
+    CompanionAffinity.objects.filter(id=row.id).update(warmth=0.95, updated_at=timezone.now())
+    deltas = {"warmth": 1.0, "trust": 0.5, "tension": -1.0}
+    response = client_for(alice).post(
+        f"/comp/chat/{alice_session.id}/event/gift", {"deltas": deltas}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    # The requested deltas are still echoed; the change applied is next to them.
+    assert body["applied_deltas"]["warmth"] == 1.0 and body["applied_deltas"]["tension"] == -1.0
+    change = body["affinity_change"]
+    assert set(change) == {"warmth", "trust", "intrigue", "intimacy", "patience", "tension"}
+    assert change["warmth"] == pytest.approx(0.05, abs=1e-6)  # 0.95 + 0.2 clamped to 1.0
+    assert change["trust"] == pytest.approx(0.1, abs=1e-6)  # 0.2 × 0.5
+    assert change["tension"] == pytest.approx(-0.1, abs=1e-6)  # 0.1 − 0.2 clamped to 0.0
+    assert change["intrigue"] == change["intimacy"] == change["patience"] == 0.0
+    row.refresh_from_db()
+    assert row.warmth == 1.0 and row.tension == 0.0

@@ -1,4 +1,4 @@
-"""The playground page: off by default, a development token when on, and a real browser run."""
+"""The playground page: on in development (`/` leads to it), its token, a real browser run."""
 
 from __future__ import annotations
 
@@ -41,11 +41,18 @@ def test_the_playground_is_off_unless_enabled(client, settings):
 
 @pytest.mark.parametrize(
     ("env", "expected"),
-    [({}, False), ({"DEBUG": "true"}, True), ({"EROS_PLAYGROUND": "true"}, True)],
-    ids=["default", "debug", "explicit"],
+    [
+        ({}, True),
+        ({"EROS_PLAYGROUND": "false"}, False),
+        ({"DEBUG": "true", "EROS_PLAYGROUND": "false"}, True),
+        ({"EROS_PLAYGROUND": "true"}, True),
+    ],
+    ids=["default", "off", "debug", "explicit"],
 )
-def test_the_playground_setting_is_off_by_default_and_on_with_debug_or_its_variable(env, expected):
-    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "EROS_PLAYGROUND")}
+def test_the_playground_setting_is_on_in_development_unless_turned_off(env, expected):
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("DEBUG", "EROS_PLAYGROUND", "EROS_ENV")
+    }
     result = subprocess.run(
         [
             sys.executable,
@@ -61,6 +68,21 @@ def test_the_playground_setting_is_off_by_default_and_on_with_debug_or_its_varia
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(expected)
+
+
+def test_the_root_leads_to_the_playground_in_development(client, settings):
+    settings.EROS_PLAYGROUND = True
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/playground/"
+
+
+@pytest.mark.parametrize(("playground", "env"), [(False, "development"), (True, "production")])
+def test_the_root_is_a_json_404_when_the_playground_is_off(client, settings, playground, env):
+    settings.EROS_PLAYGROUND, settings.EROS_ENV = playground, env
+    response = client.get("/")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
 
 
 def test_the_enabled_playground_carries_a_token_for_the_playground_user(client, settings):

@@ -338,20 +338,20 @@ def test_memory_extraction_of_small_talk_is_empty(model):
     [
         (
             "Thank you, that's so sweet <3",
-            [0.12, 0.0, 0.0, 0.0, -0.02, "warm words: thank, sweet, <3"],
+            [0.15, 0.02, 0.0, 0.0, -0.03, "warm words: thank, sweet, <3"],
         ),
         (
             "You're stupid and boring. Shut up.",
-            [-0.15, 0.0, 0.0, 0.0, 0.15, "hostile words: stupid, boring, shut up"],
+            [-0.15, -0.15, -0.15, -0.09, 0.15, "hostile words: stupid, boring, shut up"],
         ),
-        ("I don't like you", [-0.06, 0.0, 0.0, 0.0, 0.08, "hostile words: don't like"]),
+        ("I don't like you", [-0.1, -0.05, -0.1, -0.03, 0.1, "hostile words: don't like"]),
         (
             "Where are you from? What do you do for fun?",
-            [0.04, 0.0, 0.06, 0.0, -0.02, "warm words: fun; asked questions"],
+            [0.06, 0.02, 0.06, 0.0, -0.03, "warm words: fun; asked questions"],
         ),
         (
             "I've never told anyone this, but I feel so lonely",
-            [0.0, 0.06, 0.0, 0.07, 0.0, "confided something personal"],
+            [0.0, 0.07, 0.0, 0.07, 0.0, "confided something personal"],
         ),
         ("I live in Lisbon", [0.0, 0.03, 0.0, 0.02, 0.0, "shared personal details"]),
         ("ok", [0.0, 0.0, 0.0, 0.0, 0.0, "no strong signal in the message"]),

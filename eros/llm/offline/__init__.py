@@ -24,7 +24,7 @@ Modules: :mod:`~eros.llm.offline.model` (the provider), :mod:`~eros.llm.offline.
 :mod:`~eros.llm.offline.evaluation` (the sentiment lexicon), :mod:`~eros.llm.offline.text`
 (shared English helpers).
 
-Answers per ``request.task`` (each ``ChatResult(text=..., model="offline")``):
+Answers per ``request.task`` (each ``ChatResult(text=..., model="offline", offline=True)``):
 
 ``chat_companion``
     1–3 English sentences, passed through ``clean_response``

@@ -15,12 +15,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from eros.llm.base import LAYER_PROFILE, RecalledMemory, TurnContext
+from eros.llm.base import LAYER_PROFILE, PersonaCard, RecalledMemory, TurnContext
 from eros.llm.cleaning import clean_response, rust_trim
 from eros.llm.offline.evaluation import sentiment
 from eros.llm.offline.extraction import FEELING_WORD, extract
 from eros.llm.offline.templates import (
+    ABOUT_ME,
     AFFECTION,
+    ARE_YOU_AI,
+    ASK_BACK,
     CLOSE_LINE,
     DO_YOU_LIKE,
     DOING,
@@ -65,12 +68,19 @@ MENTION_SIMILARITY_FLOOR = 0.2
 def memories_to_mention(recalled: Sequence[RecalledMemory]) -> list[str]:
     """The contents of the recalled memories that bear on the message, best first.
 
-    Keeps memories with ``similarity >= MENTION_SIMILARITY_FLOOR`` and non-blank content;
-    orders the user's own words (profile layer) before shared moments (relationship layer),
-    most similar first within each, recall order on ties. The composer weaves in the first.
+    Keeps memories with ``similarity >= MENTION_SIMILARITY_FLOOR`` and non-blank content
+    that is not a question (an exchange row ``"User: …\n<persona>: …"`` is judged by the
+    user's line): a question the user asked is not something they told, and must never come
+    back as "You told me …". Orders the user's own words (profile layer) before shared
+    moments (relationship layer), most similar first within each, recall order on ties. The
+    composer weaves in the first.
     """
     relevant = [
-        m for m in recalled if m.similarity >= MENTION_SIMILARITY_FLOOR and m.content.strip()
+        m
+        for m in recalled
+        if m.similarity >= MENTION_SIMILARITY_FLOOR
+        and m.content.strip()
+        and not _is_question(_said(m.content))
     ]
     relevant.sort(key=lambda m: (m.layer != LAYER_PROFILE, -m.similarity))
     return [m.content for m in relevant]
@@ -96,6 +106,25 @@ _DOING_RE = rx(r"\bwhat (?:are|r) (?:you|u) (?:doing|up to)\b|\bwhat's up\b")
 _NAME_RE = rx(r"\bwhat(?:'s| is) your name\b|\bwho are you\b")
 _AGE_RE = rx(r"\bhow old are you\b")
 _DO_YOU_LIKE_RE = rx(rf"\bdo you (?:like|love|enjoy) (?P<x>{PHRASE})")
+# "Are you an AI?" and its close variants get an honest answer before anything else.
+_ARE_YOU_AI_RE = rx(
+    r"\b(?:are|r) (?:you|u) (?:really |actually |even |just )?(?:an? )?(?:real )?"
+    r"(?:ai|a\.i\.|bot|chat ?bot|robot|real|human|person|people|program|machine|computer|"
+    r"language model|llm|alive)\b"
+    r"|\b(?:am i|i'm|im) (?:talking|chatting|speaking) (?:to|with) (?:an? )?(?:real )?"
+    r"(?:ai|bot|chat ?bot|robot|human|person|program|machine|computer)\b"
+    r"|\bis (?:this|that) (?:an? )?(?:ai|bot|chat ?bot|robot|program|real person|human)\b"
+    r"|\byou(?:'re| are) (?:an? |just an? )?(?:ai|bot|chat ?bot|robot|program)\s*\?"
+)
+# A question about the persona ("what do you like?"), as against one about the user.
+_ABOUT_YOU_RE = rx(r"\b(?:you|your|yours|yourself|u|ur)\b")
+_ABOUT_ME_RE = rx(r"\b(?:i|i'm|i've|my|me|myself|mine)\b")
+_TELL_ME_RE = rx(r"\b(?:tell|show|give|teach) me\b")
+_STORY_RE = rx(
+    r"\bwhere (?:are|r) (?:you|u) from\b|\byourself\b|\bgrow(?:n)? up\b|\bgrew up\b"
+    r"|\byour (?:story|past|life|background|job|work)\b|\bwhat do you do\b"
+)
+_LIKES_RE = rx(r"\b(?:like|love|enjoy|favou?rite|hobby|hobbies|into|for fun)\b")
 _QUESTION_START = rx(
     r"^(?:what|why|how|where|when|who|which|do|does|did|are|is|can|could|will|would|have)\b"
 )
@@ -132,7 +161,14 @@ def compose_reply(turn: TurnContext) -> str:
     topic = pick(topics, "topic") if topics else "books"
     asked = message.endswith("?") or bool(_QUESTION_START.match(message))
     reaction, opener_fits = _reaction(
-        message, style, pick, name=name, age=persona.age, topic=topic, turn=count
+        message,
+        style,
+        pick,
+        name=name,
+        age=persona.age,
+        topic=topic,
+        turn=count,
+        persona=persona,
     )
     opener = pick(OPENERS[style], "opener") if opener_fits else ""
     parts = [_join_opener(opener, reaction)]
@@ -166,6 +202,9 @@ def _reaction(message: str, style: str, pick: Any, **card: Any) -> tuple[str, bo
     reactions start lowercase (or with a word from the message) so an opener can precede them.
     """
     name, age, topic, turn = card["name"], card["age"], card["topic"], card["turn"]
+    if _ARE_YOU_AI_RE.search(message):
+        # Every persona prompt says to answer this honestly; so does the offline model.
+        return pick(ARE_YOU_AI[style], "ai").format(name=name or "your companion"), False
     if _HOW_ARE_YOU_RE.search(message):
         return pick(HOW_ARE_YOU[style], "how"), False
     if _NAME_RE.search(message):
@@ -177,7 +216,7 @@ def _reaction(message: str, style: str, pick: Any, **card: Any) -> tuple[str, bo
     like = _DO_YOU_LIKE_RE.search(message)
     if like:
         thing = clip(like.group("x"), CONJUNCTIONS, 4)
-        if thing:
+        if thing and not thing.lower().startswith("to "):  # "do you like to…" asks about her
             thing = swap_person(thing, SECOND_PERSON)
             return pick(DO_YOU_LIKE[style], "like").format(x=thing), True
     words = WORD.findall(message)
@@ -187,7 +226,7 @@ def _reaction(message: str, style: str, pick: Any, **card: Any) -> tuple[str, bo
             greeting += f" I'm {name}."
         return greeting, False
     if message.endswith("?") or _QUESTION_START.match(message):
-        return pick(OTHER_QUESTION[style], "question-shape"), False
+        return _answer(message, style, pick, card["persona"], topic), False
     if sentiment(message)[1]:
         return pick(HOSTILE[style], "hostile"), False
     if _AFFECTION_RE.search(message):
@@ -217,6 +256,80 @@ def _reaction(message: str, style: str, pick: Any, **card: Any) -> tuple[str, bo
     if key:
         return pick(ECHO[style], "echo").format(x=key), True
     return pick(NOTHING_TO_ECHO[style], "nothing"), False
+
+
+def _answer(message: str, style: str, pick: Any, persona: PersonaCard, topic: str) -> str:
+    """A question's answer: about her from the persona card, about the user turned back.
+
+    A question with "you"/"your" in it and no "I"/"my" is about her: she answers with one
+    thing from her card (a quirk, her backstory or her topics, as a first-person clause).
+    A question about the user is turned back with interest; any other gets a varied line.
+    """
+    about_user = _ABOUT_ME_RE.search(_TELL_ME_RE.sub("", message))
+    if _ABOUT_YOU_RE.search(message) and not about_user:
+        facts = _card_facts(persona, topic)
+        if _LIKES_RE.search(message):
+            facts = [f for f in facts if f.startswith(_TOPIC_FACTS)] or facts
+        elif _STORY_RE.search(message):
+            # "Where are you from?": her story, when the card has one to tell.
+            facts = facts[-1:]
+        if facts:
+            fact = pick(facts, "fact")
+            return pick(ABOUT_ME[style], "about-me").format(fact=fact)
+    if about_user:
+        return pick(ASK_BACK[style], "ask-back")
+    return pick(OTHER_QUESTION[style], "question-shape").format(topic=topic)
+
+
+def _card_facts(persona: PersonaCard, topic: str) -> list[str]:
+    """First-person clauses about the persona, from her card ("I keep track of tides…")."""
+    facts = []
+    topics = [t for t in persona.topics if t.strip()]
+    if topics:
+        facts.append(f"{_TOPIC_FACTS[0]} {topic}")
+        if len(topics) > 1:
+            other = next(t for t in topics if t != topic) if topic in topics else topics[0]
+            facts.append(f"{_TOPIC_FACTS[1]} {topic} and {other}")
+    for quirk in persona.quirks:
+        words = quirk.split()
+        # Only a plain predicate ("keeps track of tides"); one that names her again ("…she
+        # remembers") would need its verbs changed too.
+        third = {"he", "she", "they", "he's", "she's"}
+        if words and words[0].lower().endswith("s") and not third & {w.lower() for w in words}:
+            facts.append(_first_person(words))
+    # Her story is the last fact: the one "where are you from?" picks.
+    story = clip(_first_sentence(rust_trim(normalise(persona.backstory))), CONJUNCTIONS, 12)
+    words = story.split()
+    if words and (is_past(words[0]) or words[0].lower() in _STORY_VERBS):
+        facts.append(_first_person(words))
+    return facts
+
+
+_TOPIC_FACTS = ("I'm really into", "I spend a lot of time on")
+_STORY_VERBS = frozenset("grew was spent moved trained studied worked lived".split())
+
+
+def _first_person(words: list[str]) -> str:
+    """A subject-less third-person predicate as hers: "keeps his…" → "I keep my…"."""
+    first = words[0].lower()
+    verb = first if is_past(first) else base_verb(first)
+    rest = swap_person(" ".join(words[1:]), _THIRD_TO_FIRST)
+    return f"I {verb} {rest}".strip()
+
+
+_THIRD_TO_FIRST = {
+    "his": "my",
+    "her": "my",
+    "hers": "mine",
+    "him": "me",
+    "himself": "myself",
+    "herself": "myself",
+    "their": "my",
+    "them": "me",
+    "themselves": "myself",
+    "he": "I",
+    "she": "I",
+}
 
 
 def _as_you_clause(words: list[str]) -> str:
@@ -253,7 +366,9 @@ def _memory_as_you(memory: str) -> tuple[str, bool]:
 
     Returns (text, is_clause): a clause fits "You told me {m}"; anything else is quoted.
     """
-    text = rust_trim(normalise(memory))
+    text = rust_trim(normalise(_said(memory)))
+    if _is_question(text):
+        return "", False
     text = _first_sentence(text).rstrip(".!?")
     text = re.sub(r"\s*\(([\w ]+)\)$", r" \1", text)  # "(yesterday)" → "yesterday"
     words = text.split()[:25]
@@ -287,6 +402,27 @@ _LEAD_VERBS = frozenset(
 
 _ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr prof vs etc e.g i.e".split())
 _SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z\"“])")
+
+
+_EXCHANGE_USER_LINE = re.compile(r"^User:\s*(?P<said>[^\n]*)")
+
+
+def _said(memory: str) -> str:
+    """What the user said in a memory: the ``User:`` line of an exchange row, else all of it."""
+    line = _EXCHANGE_USER_LINE.match(memory.strip())
+    return line.group("said").strip() if line else memory
+
+
+def _is_question(text: str) -> bool:
+    """Whether a memory reads as a question: a question mark, or "what/why/how…" first.
+
+    Looser than a message's test: a stored fact may start "Is 29 years old", "Has a dog".
+    """
+    text = rust_trim(normalise(text))
+    return "?" in text or bool(_WH_START.match(text))
+
+
+_WH_START = rx(r"^(?:what|why|how|where|who|which)\b")
 
 
 def _first_sentence(text: str) -> str:

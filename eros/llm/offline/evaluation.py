@@ -3,6 +3,20 @@
 Only the user's message is scored (the companion's reply and the current vector are not): a
 handful of warm and hostile words with a two-word negation window, confiding phrases, the
 facts :func:`~eros.llm.offline.extraction.extract` finds, and question marks.
+
+Calibration: the steps are sized like a model evaluator's answers to clearly warm or clearly
+hostile messages, within the ±0.15 bound, so that the engine's state visibly moves in a
+no-model chat. Under the default ``EMA_INERTIA`` of 0.8 (a fifth of each delta applied):
+
+- 15 warm messages of one warm word each raise warmth by 15 × 0.2 × 0.06 = +0.18 (two warm
+  words each: +0.36), and ease tension;
+- hostile messages of two hostile hits each (``"Shut up, you're boring."``) give warmth,
+  intrigue −0.15 and tension +0.15, so the ghost score ``(1 − intrigue)·0.4 + (1 −
+  patience)·0.4 + tension·0.2`` rises by 0.018 a turn from a new session's 0.42 and passes
+  the 0.65 threshold after 13 of them: the 14th message is ghosted (the PDE lets a session
+  ghost from its 10th message; patience is rule-owned and does not move here).
+
+``tests/companions/test_offline_calibration.py`` replays both through the real pipeline.
 """
 
 from __future__ import annotations
@@ -41,6 +55,15 @@ _NEGATORS = frozenset(
     "not no never don't dont doesn't didn't isn't wasn't aren't can't cannot won't hardly".split()
 )
 _CONFIDING_PHRASES = ("never told", "secret", "between us", "trust you", "only you")
+
+#: Warmth per warm hit (at most 3 count: 1 → +0.06, 2 → +0.12, 3 → the +0.15 bound).
+WARM_STEP = 0.06
+#: Per hostile hit: warmth and intrigue down, tension up (1 → 0.10, 2 or more → the bound).
+HOSTILE_STEP = 0.10
+#: Tension eased by a kind message with no hostile hit.
+EASE_STEP = 0.03
+#: Intrigue per question mark (at most 2 count).
+QUESTION_STEP = 0.03
 
 
 def sentiment(user_message: str) -> tuple[list[str], list[str]]:
@@ -84,11 +107,24 @@ def evaluate(user_message: str) -> dict[str, Any]:
     questions = min(user_message.count("?"), 2)
 
     n_warm, n_hostile = min(len(warm), 3), min(len(hostile), 3)
-    warmth = 0.04 * n_warm - 0.06 * n_hostile
-    tension = 0.08 * n_hostile - (0.02 if n_warm and not n_hostile else 0.0)
-    trust = (0.03 if shared else 0.0) + (0.03 if vulnerable or confided else 0.0)
-    intimacy = (0.02 if shared else 0.0) + (0.05 if vulnerable or confided else 0.0)
-    intrigue = 0.03 * questions
+    kind = bool(n_warm) and not n_hostile
+    # Sized like a model evaluator's answer to a clearly warm or hostile message (a warm
+    # line +0.06..+0.15 warmth, an insult -0.10..-0.15 warmth and +0.10..+0.15 tension), so
+    # that under the default inertia a newcomer's chat moves the vector visibly: see
+    # "Calibration" in the module docstring.
+    warmth = WARM_STEP * n_warm - HOSTILE_STEP * n_hostile
+    tension = HOSTILE_STEP * n_hostile - (EASE_STEP if kind else 0.0)
+    # Being insulted makes her less curious about the user, as a model judges it.
+    intrigue = QUESTION_STEP * questions - HOSTILE_STEP * n_hostile
+    trust = (
+        (0.03 if shared else 0.0)
+        + (0.04 if vulnerable or confided else 0.0)
+        + (0.02 if kind else 0.0)
+        - 0.05 * n_hostile
+    )
+    intimacy = (
+        (0.02 if shared else 0.0) + (0.05 if vulnerable or confided else 0.0) - 0.03 * n_hostile
+    )
 
     reasons: list[str] = []
     if warm:

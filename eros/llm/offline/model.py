@@ -39,7 +39,7 @@ class OfflineChatModel:
     in_process = True
 
     def complete(self, request: ChatRequest) -> ChatResult:
-        """Answer ``request`` with ``ChatResult(text=<reply or JSON>, model="offline")``."""
+        """Answer with ``ChatResult(text=<reply or JSON>, model="offline", offline=True)``."""
         if request.task == TASK_CHAT:
             text = compose_reply(turn_of(request))
         elif request.task == TASK_INSIGHT:
@@ -54,7 +54,7 @@ class OfflineChatModel:
             text = _json(evaluate(user_message))
         else:
             raise _unanswerable(request)
-        return ChatResult(text=text, model=MODEL_NAME)
+        return ChatResult(text=text, model=MODEL_NAME, offline=True)
 
     def stream(self, request: ChatRequest) -> Iterator[str]:
         """The text of :meth:`complete` in pieces; raises like :meth:`complete`.

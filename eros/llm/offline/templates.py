@@ -3,7 +3,8 @@
 Keys are the reply styles (``warm``, ``neutral``, ``cold``, ``tsundere``, ``excited``);
 values are alternatives the composer chooses between deterministically. Placeholders:
 ``{x}`` what the user mentioned, ``{verb}`` their verb, ``{pet}`` "your dog", ``{f}`` a
-feeling, ``{m}`` a recalled memory as a clause, ``{topic}`` one of the persona's topics.
+feeling, ``{m}`` a recalled memory as a clause, ``{topic}`` one of the persona's topics,
+``{name}`` the persona's name, ``{fact}`` a first-person clause from the persona card.
 """
 
 from __future__ import annotations
@@ -47,12 +48,66 @@ DO_YOU_LIKE = {
     "tsundere": ("{x}? Maybe, don't make it a thing.",),
     "excited": ("{x}? Yes, I love it!",),
 }
+ARE_YOU_AI = {
+    "warm": (
+        "honestly? Yes, I'm an AI, an AI companion called {name}. What we talk about is real "
+        "to me all the same.",
+        "I am an AI, yes. I'm {name}, your AI companion, and I'm glad you asked me straight.",
+    ),
+    "neutral": (
+        "yes, I'm an AI: an AI companion called {name}. Ask me anything else you like.",
+        "I'm an AI companion, {name}. Not a person, but I'm paying attention.",
+    ),
+    "cold": ("I'm an AI. {name}, an AI companion. Anything else?",),
+    "tsundere": (
+        "I'm an AI companion, obviously. Still {name}, so don't get weird about it.",
+        "yes, I'm an AI. {name}. ...That doesn't mean I don't care what you say.",
+    ),
+    "excited": (
+        "yep, I'm an AI, an AI companion called {name}! Still so happy to talk with you!",
+        "I'm an AI! {name}, your AI companion, and I love that you asked!",
+    ),
+}
+# A question about her, answered with a first-person {fact} from her card.
+ABOUT_ME = {
+    "warm": ("me? {fact}.", "honestly, {fact}. I like that you asked."),
+    "neutral": ("well, {fact}.", "about me? {fact}."),
+    "cold": ("{fact}. That's about it.",),
+    "tsundere": ("why do you care? ...Fine, {fact}.", "if you must know, {fact}."),
+    "excited": ("oh, me? {fact}!", "ooh, okay: {fact}!"),
+}
+# A question about the user, turned back with interest.
+ASK_BACK = {
+    "warm": (
+        "I'd love to hear what you think first. You know yourself best.",
+        "that depends on you, I think. What does your gut say?",
+    ),
+    "neutral": (
+        "what do you think? You know your side of it better than I do.",
+        "hard to say from here. What's your own take?",
+    ),
+    "cold": ("you tell me.", "depends. What do you think?"),
+    "tsundere": ("how should I know? ...Okay, what do you think, then?",),
+    "excited": ("ooh, what do you think? I want your take first!",),
+}
 OTHER_QUESTION = {
-    "warm": ("that's a good question, and I'd rather hear what you think first.",),
-    "neutral": ("good question. I'm not sure yet.",),
-    "cold": ("I don't know. Why?",),
-    "tsundere": ("why do you want to know? ...I'll think about it.",),
-    "excited": ("ooh, good question! I have to think about that!",),
+    "warm": (
+        "that's a good question, and I'd rather hear what you think first.",
+        "hm, I'd have to sit with that. What made you wonder?",
+    ),
+    "neutral": (
+        "I don't have a sure answer. What made you wonder?",
+        "hard to say. What's your take?",
+    ),
+    "cold": ("I don't know. Why?", "no idea. Does it matter?"),
+    "tsundere": (
+        "why do you want to know? ...I'll think about it.",
+        "as if I'd know. ...What do you think?",
+    ),
+    "excited": (
+        "ooh, good question! What made you think of it?",
+        "oh, I love questions like that! What's your guess?",
+    ),
 }
 FEELING_BAD = {
     "warm": ("I'm sorry you're feeling {f}. I'm here.",),
