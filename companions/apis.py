@@ -888,6 +888,9 @@ class UserDataEraseApi(APIView):
 
 
 class MemoryCreateInputSerializer(serializers.Serializer):
+    """A memory the user writes. ``instance_id`` goes with the ``relationship`` layer alone
+    (required there) and names a persona instance the user owns; otherwise it is a 400."""
+
     content = StrictCharField(max_length=settings.MAX_MESSAGE_CHARS, help_text="embedded on write")
     layer = serializers.ChoiceField(choices=LAYERS, default=LAYER_PROFILE)
     instance_id = StrictUUIDField(

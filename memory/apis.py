@@ -108,6 +108,8 @@ def memory_item(memory) -> dict:
 
 
 class MemoryUpdateInputSerializer(serializers.Serializer):
+    """Give ``content``, ``importance`` or both; an empty body is a 400."""
+
     content = StrictCharField(
         required=False, max_length=settings.MAX_MESSAGE_CHARS, help_text="re-embedded on write"
     )
