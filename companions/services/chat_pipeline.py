@@ -521,6 +521,7 @@ def _prepare_reply(
             affinity=vector,
             recalled=recalled,
             message_count=signals.message_count,
+            user_name=_user_name(insights),
         ),
     )
     recall_ids = {
@@ -530,6 +531,12 @@ def _prepare_reply(
     return PreparedTurn(
         session, user_message, plan, level, request, decision_context, started, recall_ids
     )
+
+
+def _user_name(insights: Any) -> str | None:
+    """The profile's ``preferred_name`` when it is a non-blank string, else None."""
+    name = insights.get("preferred_name") if isinstance(insights, dict) else None
+    return name.strip() if isinstance(name, str) and name.strip() else None
 
 
 def turn_finish_reply(

@@ -119,6 +119,7 @@ class TurnContext:
     recalled: tuple[RecalledMemory, ...] = ()
     message_count: int = 0
     variation: int = 0
+    user_name: str | None = None
 
 
 @dataclass(frozen=True)

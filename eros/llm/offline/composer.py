@@ -169,6 +169,7 @@ def compose_reply(turn: TurnContext) -> str:
         topic=topic,
         turn=count,
         persona=persona,
+        user_name=turn.user_name,
     )
     opener = pick(OPENERS[style], "opener") if opener_fits else ""
     parts = [_join_opener(opener, reaction)]
@@ -220,8 +221,13 @@ def _reaction(message: str, style: str, pick: Any, **card: Any) -> tuple[str, bo
             thing = swap_person(thing, SECOND_PERSON)
             return pick(DO_YOU_LIKE[style], "like").format(x=thing), True
     words = WORD.findall(message)
-    if words and bare(words[0]) in _GREETING_WORDS and len(words) <= 4 and "?" not in message:
+    if words and bare(words[0]) in _GREETING_WORDS and len(words) <= 5 and "?" not in message:
         greeting = pick(GREETINGS[style], "greet")
+        # Say their name back: the one they give now ("hi, I'm Sam") or the one she knows.
+        introduced = next((m.value for m in extract(message) if m.kind == "name"), None)
+        user = introduced or card.get("user_name")
+        if user:
+            greeting = f"{greeting.rstrip('.!')}, {user}{'!' if greeting.endswith('!') else '.'}"
         if turn <= 1 and name:
             greeting += f" I'm {name}."
         return greeting, False

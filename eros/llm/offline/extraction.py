@@ -133,7 +133,7 @@ def _verb_like(word: str) -> bool:
 class Match:
     """One thing the user said about themself: ``kind`` plus a short ``value``."""
 
-    kind: str  # place job workplace like dislike pet age rhythm trait feeling event relation
+    kind: str  # name place job workplace like dislike pet age rhythm trait feeling event relation
     value: str
     start: int
     end: int
@@ -177,6 +177,28 @@ _PET_RES = [
         rf" (?:called|named) (?P<v>{PHRASE})"
     ),
 ]
+# A name the user goes by. "my name is …" and "call me …" take any word; "I'm …" only a
+# capitalised word that ends the clause ("Hi, I'm Sam." / "I'm Sam and …"), and not a word
+# that reads as a state or a nationality ("I'm Fine", "I'm English").
+_NAME_WORD = r"[^\W\d_][\w'-]{0,29}"
+_NAME_RES = [
+    rx(rf"\bmy name(?:'s| is) (?P<v>{_NAME_WORD})"),
+    rx(
+        r"\b(?:call me|I go by|everyone calls me|people call me|friends call me)"
+        rf" (?P<v>{_NAME_WORD})"
+    ),
+]
+_NAME_IM_RE = re.compile(
+    r"(?:^|[.!?,]\s*|\b(?:hi|hey|hello|hiya)\b[,!.]?\s*)[Ii](?:'m| am|m) (?P<v>[A-Z][a-z'-]{1,29})"
+    r"(?=\s*(?:[.,!?;]|$|\band\b|\bhere\b))"
+)
+_NOT_NAMES = frozenset(
+    """fine good okay ok back here sorry tired home done ready sure new not just so very also
+    still happy sad bored alright great well sick busy free late lost confused serious kidding
+    joking english french german italian spanish portuguese american british irish scottish
+    welsh canadian australian dutch swedish norwegian danish finnish polish russian chinese
+    japanese korean indian brazilian mexican greek turkish""".split()
+)
 _AGE_RES = [
     rx(r"\bI(?:'m| am) (?P<v>\d{1,3}) ?(?:(?:years?|yrs?) old|yo|y/o)\b"),
     rx(r"\bI(?: just)? turned (?P<v>\d{1,3})\b"),
@@ -249,6 +271,12 @@ def extract(text: str) -> list[Match]:
             name = " ".join(capitalise(w) for w in name.split())
             add("pet", name, m, m.group("extra").lower())
 
+    for pattern in _NAME_RES:
+        for m in pattern.finditer(text):
+            add("name", _name_value(m.group("v")), m)
+    for m in _NAME_IM_RE.finditer(text):
+        add("name", _name_value(m.group("v")), m)
+
     for pattern in _AGE_RES:
         for m in pattern.finditer(text):
             if 1 <= int(m.group("v")) <= 120:
@@ -283,6 +311,17 @@ def extract(text: str) -> list[Match]:
 
     found.sort(key=lambda m: (m.start, m.end))
     return found
+
+
+def _name_value(word: str) -> str:
+    """``word`` as a name ("sam" → "Sam"), or "" when it reads as something else."""
+    word = word.strip("'-")
+    lowered = word.lower()
+    if not word or lowered in _NOT_NAMES or re.fullmatch(_TRAITS, lowered) or re.fullmatch(
+        _FEELINGS, lowered
+    ):
+        return ""
+    return word[0].upper() + word[1:]
 
 
 def _overlaps(a: Match, b: Match) -> bool:
@@ -400,9 +439,10 @@ def insight_facts(user_message: str) -> list[str]:
     """Lowercase third-person facts the user states about themself (insight step 1).
 
     In order of appearance, de-duplicated: ``"lives in Lisbon"``, ``"works as a nurse"``,
-    ``"works at the hospital"``, ``"likes hiking"``, ``"dislikes mornings"``, ``"has a dog
-    called Biscuit"``, ``"is 29 years old"``, ``"is a night owl"``, ``"is shy"``. Feelings,
-    events and relations are moments, not profile facts, and are left out.
+    ``"works at the hospital"``, ``"goes by Sam"``, ``"likes hiking"``, ``"dislikes
+    mornings"``, ``"has a dog called Biscuit"``, ``"is 29 years old"``, ``"is a night owl"``,
+    ``"is shy"``. Feelings, events and relations are moments, not profile facts, and are left
+    out.
     """
     facts = [_fact_text(m) for m in extract(user_message)]
     return list(dict.fromkeys(f for f in facts if f))
@@ -440,6 +480,8 @@ def memories(user_messages: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 def _fact_text(m: Match) -> str | None:
+    if m.kind == "name":
+        return f"goes by {m.value}"
     if m.kind == "place":
         return f"lives in {m.value}"
     if m.kind == "job":
@@ -498,6 +540,7 @@ def _memory_of(m: Match) -> tuple[str, str] | None:
 
 
 _STRUCTURE_RES = [
+    ("preferred_name", re.compile(r"^goes by (?P<v>.+)$", re.IGNORECASE)),
     ("city", rx(r"^lives in (?P<v>.+)$")),
     ("occupation", rx(r"^works as (?:an? )?(?P<v>.+)$")),
     ("interests", rx(r"^(?:likes|loves|enjoys|adores|is into) (?:to )?(?P<v>.+)$")),
@@ -510,7 +553,8 @@ def profile_fields(facts: Sequence[str], existing: Mapping[str, Any]) -> dict[st
     """The profile fields ``facts`` fill, given the ``existing`` profile (insight step 2).
 
     Reads facts in the shapes :func:`insight_facts` writes. Returns only what it can fill, in
-    this order: ``city`` (str, the latest wins), ``occupation`` (str), ``interests``
+    this order: ``preferred_name`` (str, from "goes by …", the latest wins), ``city`` (str, the
+    latest wins), ``occupation`` (str), ``interests``
     (existing + new, de-duplicated case-insensitively; present only when something is new),
     ``life_rhythm`` (str), ``personality_traits`` (same merge rule). ``{}`` when nothing
     applies.
@@ -525,7 +569,9 @@ def profile_fields(facts: Sequence[str], existing: Mapping[str, Any]) -> dict[st
             if not m:
                 continue
             value = m.group("v").strip()
-            if field == "city":
+            if field == "preferred_name":
+                found["preferred_name"] = value  # the latest wins
+            elif field == "city":
                 if value.split()[0].lower() in _DETERMINERS:
                     break  # "lives in a small flat" is not a city
                 found["city"] = value.title() if value.islower() else value  # latest wins
@@ -543,7 +589,8 @@ def profile_fields(facts: Sequence[str], existing: Mapping[str, Any]) -> dict[st
         merged = _merge_unique(existing.get(field), new)
         if merged is not None:
             found[field] = merged
-    order = ["city", "occupation", "interests", "life_rhythm", "personality_traits"]
+    order = ["preferred_name", "city", "occupation", "interests", "life_rhythm"]
+    order.append("personality_traits")
     return {key: found[key] for key in order if key in found}
 
 

@@ -222,7 +222,15 @@ CLOSE_LINE = {
     "excited": "I love talking with you!",
 }
 
+NAME = {
+    "warm": ("it's lovely to meet you, {x}.", "{x}, what a nice name."),
+    "neutral": ("nice to meet you, {x}.",),
+    "cold": ("{x}. Noted.",),
+    "tsundere": ("{x}, huh. I'll remember it. Maybe.",),
+    "excited": ("{x}! Great name, so nice to meet you!",),
+}
 REACTIONS = {
+    "name": NAME,
     "like": LIKE,
     "place": PLACE,
     "job": JOB,
