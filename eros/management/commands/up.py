@@ -201,6 +201,12 @@ class Command(BaseCommand):
         wait_healthy(base, web)
         self._done(started)
         self._print_welcome(base, time.perf_counter() - t0)
+        # From here on this process only watches its children: give its database connection
+        # (and its pool's) back, so the server's connections are the web pool and the workers'.
+        for conn in connections.all():
+            conn.close()
+            if hasattr(conn, "close_pool"):
+                conn.close_pool()
         while not children.exited():
             children.reap_adopted()
             time.sleep(0.5)
