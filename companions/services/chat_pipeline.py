@@ -589,19 +589,38 @@ def _persist_reply(
         )
         if not claimed:
             raise TurnAlreadyHandled(f"turn {user_message.id} was answered meanwhile")
-        assistant = ChatMessage.objects.create(
-            session=session,
-            role=ChatMessage.ROLE_ASSISTANT,
-            content=text,
-            sent_at=now,
-            reply_to_id=user_message.id,
-            context=context,
+        assistant = reply_store(
+            session=session, user_message=user_message, text=text, context=context, now=now
         )
-        ChatSession.objects.filter(id=session.id).update(last_active_at=now)
         affinity_service.affinity_reset_streak(session=session, now=now)
-        # robust: the reply is committed; a broker hiccup must not turn it into an error.
-        transaction.on_commit(lambda: _enqueue_post_process(user_message.id), robust=True)
     user_message.turn_status = ChatMessage.TURN_REPLIED
+    return assistant
+
+
+def reply_store(
+    *,
+    session: ChatSession,
+    user_message: ChatMessage,
+    text: str,
+    context: dict[str, Any],
+    now: datetime,
+) -> ChatMessage:
+    """Store ``text`` as the reply to ``user_message``, mark the session active, and enqueue
+    post-process once the caller's transaction commits.
+
+    Precondition: inside ``transaction.atomic()``, with the turn claimed by the caller.
+    """
+    assistant = ChatMessage.objects.create(
+        session=session,
+        role=ChatMessage.ROLE_ASSISTANT,
+        content=text,
+        sent_at=now,
+        reply_to_id=user_message.id,
+        context=context,
+    )
+    ChatSession.objects.filter(id=session.id).update(last_active_at=now)
+    # robust: the reply is committed; a broker hiccup must not turn it into an error.
+    transaction.on_commit(lambda: _enqueue_post_process(user_message.id), robust=True)
     return assistant
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import uuid
 from datetime import datetime
 
 from django.db import transaction
@@ -32,6 +31,7 @@ from companions.scopes import MemoryScope
 from companions.services.chat_pipeline import (
     PreparedTurn,
     TurnOutcome,
+    reply_store,
     turn_lock,
     turn_prepare_again,
 )
@@ -205,17 +205,9 @@ def _replace_reply(
                 details={"user_message_id": str(current[0].id)},
             )
         ChatMessage.objects.filter(id=old.id).delete()
-        reply = ChatMessage.objects.create(
-            session=session,
-            role=ChatMessage.ROLE_ASSISTANT,
-            content=text,
-            sent_at=now,
-            reply_to_id=user_message.id,
-            context=context,
+        reply = reply_store(
+            session=session, user_message=user_message, text=text, context=context, now=now
         )
-        ChatSession.objects.filter(id=session.id).update(last_active_at=now)
-        # robust: the reply is committed; a broker hiccup must not turn it into an error.
-        transaction.on_commit(lambda: _enqueue_post_process(user_message.id), robust=True)
     return TurnOutcome(session, user_message, reply, prepared.plan, prepared.training_level)
 
 
@@ -228,15 +220,4 @@ def _record_failure(user_message: ChatMessage, *, reason: str) -> None:
         sent_at=timezone.now(),
         reply_to_id=user_message.id,
         context={"regenerate": True},
-    )
-
-
-def _enqueue_post_process(user_message_id: uuid.UUID) -> None:
-    from django_q.tasks import async_task
-
-    async_task(
-        "companions.tasks.post_process_turn",
-        str(user_message_id),
-        task_name=f"post-process {user_message_id} (regenerated)",
-        group="post-process",
     )
