@@ -212,9 +212,13 @@ scored AS MATERIALIZED (
     SELECT c.part, c.grp, c.id, c.pinned, c.similarity, b.bm25,
            -- float8 throughout: numeric arithmetic (extract, 1.0) is many times slower.
            c.similarity
+           -- exp() of less than about -745 is an error ("underflow") in PostgreSQL, not 0:
+           -- a memory centuries old (or a tiny tau) is clamped to exp(-700), about 1e-304.
            + %(rw)s::float8
-             * exp(-greatest(extract(epoch from (%(now)s - c.occurred_at))::float8, 0)
-                   / (86400 * %(tau)s::float8))
+             * exp(greatest(
+                   -greatest(extract(epoch from (%(now)s - c.occurred_at))::float8, 0)
+                   / (86400 * %(tau)s::float8),
+                   -700))
            + %(iw)s::float8 * c.importance AS vscore
     FROM cand c LEFT JOIN bm b ON b.id = c.id
 ),

@@ -214,6 +214,18 @@ def test_recency_in_event_time_is_on_by_default(session, settings):
 
 
 @pytest.mark.django_db
+def test_a_memory_centuries_old_is_recalled_not_an_underflow_error(session, settings):
+    # exp(-age/tau) below about -745 raises "value out of range: underflow" in PostgreSQL.
+    settings.RECENCY_TAU_DAYS = 1
+    now = timezone.now()
+    ancient = put(session, "ancient", unit(9), occurred_at=now - timedelta(days=365 * 300))
+    new = put(session, "new", unit(9), occurred_at=now)
+    hits = recall(session, None, unit(9))
+    assert [h.id for h in hits] == [new.id, ancient.id]
+    assert hits[1].score == pytest.approx(1.0 + settings.IMPORTANCE_WEIGHT * 0.5, abs=1e-6)
+
+
+@pytest.mark.django_db
 def test_importance_ranks_when_set_and_unscored_rows_count_as_neutral(session, settings):
     settings.RECENCY_WEIGHT = 0.0
     settings.IMPORTANCE_WEIGHT = 0.5
