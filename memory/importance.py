@@ -48,6 +48,15 @@ _WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _SPEAKER = re.compile(r"^[^\n:]{1,40}:\s+")
 
 
+def clamp_importance(value: float) -> float:
+    """``value`` bounded to [0, 1] and rounded to 4 decimals, as stored.
+
+    Rounding keeps subnormal numbers (5e-324, say) out of the column: recall multiplies
+    importance by its weight, and PostgreSQL reports a product that underflows as an error.
+    """
+    return round(min(1.0, max(0.0, float(value))), 4)
+
+
 def importance_from_cues(content: str, category: str | None = None) -> float:
     """The offline importance of ``content`` in [0, 1], rounded to 2 decimals.
 

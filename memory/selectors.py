@@ -160,7 +160,10 @@ WITH cand AS MATERIALIZED (
            m.id,
            1 - (m.embedding <=> %(q)s::vector) AS similarity,
            m.occurred_at,
-           coalesce(m.importance, %(neutral)s)::float8 AS importance,
+           -- A subnormal importance times the weight would underflow, which PostgreSQL
+           -- reports as an error: below 1e-9 counts as 0 (writes round to 4 decimals anyway).
+           (CASE WHEN m.importance < 1e-9 THEN 0
+                 ELSE coalesce(m.importance, %(neutral)s) END)::float8 AS importance,
            m.ts_config AS cfg,
            m.pinned,
            CASE WHEN %(text)s THEN m.content_tsv END AS tsv

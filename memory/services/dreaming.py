@@ -29,6 +29,7 @@ from eros.llm.base import TASK_MEMORY, ChatModel, ChatRequest, Embedder
 from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_embedder, get_model_config
+from memory.importance import clamp_importance
 from memory.models import CATEGORIES
 from memory.selectors import memory_text_config
 from memory.services.writes import MemoryDraft
@@ -50,7 +51,7 @@ def parse_importance(value: object) -> float | None:
         return None
     if value != value:  # NaN
         return None
-    return min(1.0, max(0.0, float(value)))
+    return clamp_importance(value)
 
 
 def normalise_category(value: object) -> str:

@@ -19,7 +19,7 @@ from eros.errors import NotFound, Upstream
 from eros.llm.base import Embedder, ProviderError
 from eros.llm.providers import get_embedder
 from memory.embedding_dim import embedding_dim_guard
-from memory.importance import importance_from_cues
+from memory.importance import clamp_importance, importance_from_cues
 from memory.models import CompanionMemory
 from memory.selectors import memory_text_config
 
@@ -73,7 +73,7 @@ def memory_add(
         importance=(
             importance_from_cues(content, category)
             if importance is None
-            else min(1.0, max(0.0, importance))
+            else clamp_importance(importance)
         ),
         ts_config=memory_text_config(user_id=user_id, texts=[content]),
         occurred_at=now,
@@ -117,7 +117,7 @@ def memory_edit(
             memory.ts_config = memory_text_config(user_id=user_id, texts=[content])
             fields += ["content", "embedding", "ts_config"]
         if importance is not None:
-            memory.importance = min(1.0, max(0.0, importance))
+            memory.importance = clamp_importance(importance)
             fields.append("importance")
         memory.pinned = True
         memory.updated_at = timezone.now()

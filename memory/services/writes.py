@@ -21,7 +21,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from memory.embedding_dim import embedding_dim_guard
-from memory.importance import importance_from_cues
+from memory.importance import clamp_importance, importance_from_cues
 from memory.language import text_search_config
 from memory.models import CompanionMemory
 
@@ -128,7 +128,7 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
             importance = (
                 importance_from_cues(draft.content, draft.category)
                 if draft.importance is None
-                else min(1.0, max(0.0, draft.importance))
+                else clamp_importance(draft.importance)
             )
             ts_config = draft.ts_config or text_search_config(draft.content)
             twin = memory_find_twin(

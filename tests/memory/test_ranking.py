@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from companions.models import ChatSession
-from memory.importance import importance_from_cues
+from memory.importance import clamp_importance, importance_from_cues
 from memory.language import text_search_config
 from memory.models import CompanionMemory
 from memory.selectors import NEUTRAL_IMPORTANCE, Ranking, memory_recall, memory_text_config
@@ -223,6 +223,19 @@ def test_a_memory_centuries_old_is_recalled_not_an_underflow_error(session, sett
     hits = recall(session, None, unit(9))
     assert [h.id for h in hits] == [new.id, ancient.id]
     assert hits[1].score == pytest.approx(1.0 + settings.IMPORTANCE_WEIGHT * 0.5, abs=1e-6)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tiny", [5e-324, 1e-310])
+def test_a_subnormal_importance_is_recalled_not_an_underflow_error(session, tiny):
+    # Such a row predates the rounding on write (importance * weight underflowed: an error).
+    put(session, "tiny", unit(9), importance=tiny)
+    (hit,) = recall(session, "tiny", unit(9))
+    assert hit.content == "tiny"
+
+
+def test_importance_is_stored_clamped_and_rounded():
+    assert [clamp_importance(v) for v in (5e-324, -0.2, 0.123456, 1.7)] == [0.0, 0.0, 0.1235, 1.0]
 
 
 @pytest.mark.django_db
