@@ -160,6 +160,20 @@ class AffinityScopeField(serializers.JSONField):
         return data
 
 
+def validated_scopes(attrs: dict) -> tuple:
+    """``(memory_scope, affinity_axes)`` resolved from a body's optional ``memory_scope`` and
+    ``affinity_scope``; a bad value is a ``ValidationError`` naming its field (400)."""
+    try:
+        memory_scope = resolve_memory_scope(attrs.get("memory_scope"))
+    except ScopeError as exc:
+        raise serializers.ValidationError({"memory_scope": [str(exc)]}) from None
+    try:
+        affinity_axes = resolve_affinity_scope(attrs.get("affinity_scope"))
+    except (ScopeError, TypeError) as exc:
+        raise serializers.ValidationError({"affinity_scope": [str(exc)]}) from None
+    return memory_scope, affinity_axes
+
+
 class MessageInputSerializer(serializers.Serializer):
     """``message`` (alias ``content``), plus optional prompt-assembly scopes."""
 
@@ -191,14 +205,7 @@ class MessageInputSerializer(serializers.Serializer):
                     details={name: [f"at most {settings.MAX_MESSAGE_CHARS} characters"]},
                 )
         text = attrs[present[0]]
-        try:
-            memory_scope = resolve_memory_scope(attrs.get("memory_scope"))
-        except ScopeError as exc:
-            raise serializers.ValidationError({"memory_scope": [str(exc)]}) from None
-        try:
-            affinity_axes = resolve_affinity_scope(attrs.get("affinity_scope"))
-        except (ScopeError, TypeError) as exc:
-            raise serializers.ValidationError({"affinity_scope": [str(exc)]}) from None
+        memory_scope, affinity_axes = validated_scopes(attrs)
         return {"text": text, "memory_scope": memory_scope, "affinity_axes": affinity_axes}
 
 
@@ -209,14 +216,7 @@ class RegenerateInputSerializer(serializers.Serializer):
     affinity_scope = AffinityScopeField(required=False, allow_null=True)
 
     def validate(self, attrs):
-        try:
-            memory_scope = resolve_memory_scope(attrs.get("memory_scope"))
-        except ScopeError as exc:
-            raise serializers.ValidationError({"memory_scope": [str(exc)]}) from None
-        try:
-            affinity_axes = resolve_affinity_scope(attrs.get("affinity_scope"))
-        except (ScopeError, TypeError) as exc:
-            raise serializers.ValidationError({"affinity_scope": [str(exc)]}) from None
+        memory_scope, affinity_axes = validated_scopes(attrs)
         return {"memory_scope": memory_scope, "affinity_axes": affinity_axes}
 
 

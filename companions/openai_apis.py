@@ -63,8 +63,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
-from companions.apis import AffinityScopeField, MemoryScopeField
-from companions.scopes import ScopeError, resolve_affinity_scope, resolve_memory_scope
+from companions.apis import AffinityScopeField, MemoryScopeField, validated_scopes
 from companions.services.chat_pipeline import TurnOutcome, turn_begin, turn_prepare, turn_run
 from companions.services.sessions import session_start
 from companions.services.streaming import StreamEvent, turn_stream
@@ -374,14 +373,7 @@ class OpenAIChatCompletionInputSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         text = _user_turn_text(attrs["messages"])
-        try:
-            memory_scope = resolve_memory_scope(attrs.get("memory_scope"))
-        except ScopeError as exc:
-            raise serializers.ValidationError({"memory_scope": [str(exc)]}) from None
-        try:
-            affinity_axes = resolve_affinity_scope(attrs.get("affinity_scope"))
-        except (ScopeError, TypeError) as exc:
-            raise serializers.ValidationError({"affinity_scope": [str(exc)]}) from None
+        memory_scope, affinity_axes = validated_scopes(attrs)
         return {
             "model": attrs["model"],
             "text": text,
