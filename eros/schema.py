@@ -21,7 +21,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from eros.api import CODES
-from eros.fields import NO_NUL_PATTERN
+from eros.fields import NO_NUL_PATTERN, NOT_BLANK_PATTERN
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: `validation_error` (with `details` per field) or `bad_request`.",
@@ -76,7 +76,8 @@ class SchemaExtraExtension(OpenApiSerializerExtension):
 
 
 class StrictCharFieldSchema(OpenApiSerializerFieldExtension):
-    """Strict strings refuse NUL characters; say so with a ``pattern`` (unless one is set)."""
+    """Strict strings refuse NUL characters, and (unless blank is allowed) strings that are
+    only whitespace, which DRF trims to blank; say so with a ``pattern`` (unless one is set)."""
 
     target_class = "eros.fields.StrictCharField"
     match_subclasses = True
@@ -84,7 +85,9 @@ class StrictCharFieldSchema(OpenApiSerializerFieldExtension):
     def map_serializer_field(self, auto_schema, direction):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
         if "pattern" not in schema and "oneOf" not in schema:
-            schema["pattern"] = NO_NUL_PATTERN
+            field = self.target
+            blank_refused = not field.allow_blank and field.trim_whitespace
+            schema["pattern"] = NOT_BLANK_PATTERN if blank_refused else NO_NUL_PATTERN
         return schema
 
 

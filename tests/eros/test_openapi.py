@@ -252,3 +252,12 @@ def test_every_session_operation_is_404_for_an_unknown_session(
         )
         assert_error(response, 404, "not_found")
     assert db_snapshot() == before
+
+
+def test_a_string_that_may_not_be_blank_says_so_in_its_pattern(document):
+    # DRF trims whitespace, so "\f" is blank; the document must not call it valid.
+    from eros.fields import NOT_BLANK_PATTERN
+
+    label = document["components"]["schemas"]["GiftSendInputRequest"]["properties"]["label"]
+    assert label["pattern"] == NOT_BLANK_PATTERN
+    assert not re.match(label["pattern"].replace("\\u0000", "\x00"), "\f")
