@@ -44,9 +44,7 @@ def message_history_page(
     if offset >= total:
         return [], total
     rows = list(
-        visible.order_by("-sent_at", "-id").only(
-            "id", "role", "content", "sent_at", "turn_status"
-        )[
+        visible.order_by("-sent_at", "-id").only("id", "role", "content", "sent_at", "turn_status")[
             offset : offset + limit
         ]
     )

@@ -1,9 +1,9 @@
 """django-q2 entry points of the companions app: take ids, call a service.
 
 ``post_process_turn`` is the one task the reply path enqueues (on commit). It fans out into
-one independent task per part (affinity, memory, insight — the insight part also refreshes the
-session's lead score), so a failure in one part (say, the insight model) never blocks another
-(say, the memory rows).
+one independent task per part (affinity; insight, which also writes the turn's memories and
+refreshes the session's lead score), so a failure in one part (say, the insight model) never
+blocks another (say, the affinity update).
 
 Each part runs through :func:`post_process_part`, which gives it a bounded number of
 attempts (``POST_PROCESS_MAX_ATTEMPTS``): a retryable failure (a retryable
@@ -22,12 +22,15 @@ from typing import Any
 
 POST_PROCESS_PARTS = {
     "affinity": "companions.tasks.affinity_update_turn",
-    "memory": "companions.tasks.memory_write_turn",
     "insight": "companions.tasks.insight_update_turn",
 }
 #: Parts that are no longer enqueued but may still sit in a queue or a retry schedule
-#: written before an upgrade; they run once more and go in the next release.
-LEGACY_PARTS = {"lead": "companions.tasks.lead_score_refresh_turn"}
+#: written before an upgrade; they run once more and go in the next release. (``memory``:
+#: the insight part writes the turn's memories now; the old part runs it, a no-op once done.)
+LEGACY_PARTS = {
+    "lead": "companions.tasks.lead_score_refresh_turn",
+    "memory": "companions.tasks.memory_write_turn",
+}
 PART_FUNC = "companions.tasks.post_process_part"
 
 logger = logging.getLogger(__name__)
@@ -160,14 +163,16 @@ def turn_run_queued(user_message_id: str, memory_scope: str, affinity_axes: list
 
 
 def memory_write_turn(user_message_id: str) -> int:
-    """The memory part; returns how many memory rows were written or merged into."""
+    """The former memory part (runs the insight part); returns how many memory rows were
+    written or merged into."""
     from companions.services.post_process import memory_write_turn as write
 
     return len(write(user_message_id=user_message_id))
 
 
 def insight_update_turn(user_message_id: str) -> list[str]:
-    """The insight part (and the lead score); returns the names of the fields merged."""
+    """The insight part (profile fields, the turn's memories, the lead score); returns the
+    names of the fields merged."""
     from companions.services.post_process import insight_update_turn as update
 
     return sorted(update(user_message_id=user_message_id))

@@ -280,4 +280,3 @@ def stop_server(pgdata: str | Path) -> bool:
 
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
-

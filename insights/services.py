@@ -1,7 +1,10 @@
 """Insight writes: extraction from an exchange and the schema-checked merge.
 
 Extraction is two ``insight_extraction`` calls (reference eros-engine-server.md §6.11): facts
-about the user from one exchange, then the structured profile fields those facts support. The
+about the user from one exchange (and, eros's addition, a moment worth a callback), then the
+structured profile fields those facts support (and, when remembered memories are shown, how
+each fact relates to them: add, update, none — the decision Mem0 and Zep ask a model for,
+folded into the call that is made anyway). The
 result passes :func:`insights.schema.sanitize`, so only schema fields of the right type are
 merged (DESIGN §9 item 10).
 """
@@ -11,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -90,8 +95,149 @@ def _facts_of(data: dict[str, Any] | None) -> list[str]:
     if not isinstance(raw, list):
         return []
     facts = [" ".join(f.split()) for f in raw if isinstance(f, str)]
-    facts = [f for f in facts if f and len(f) <= MAX_FACT_CHARS]
+    # A question is never a fact, whatever a model says.
+    facts = [f for f in facts if f and len(f) <= MAX_FACT_CHARS and not f.endswith("?")]
     return list(dict.fromkeys(facts))[:MAX_FACTS]
+
+
+#: What a memory decision may say about a new fact (Mem0's add / update / none).
+ACTION_ADD, ACTION_UPDATE, ACTION_NONE = "add", "update", "none"
+ACTIONS = (ACTION_ADD, ACTION_UPDATE, ACTION_NONE)
+
+
+@dataclass(frozen=True)
+class ExchangeReading:
+    """What one exchange says: ``facts`` about the user (third person, at most 20, no
+    questions) and a ``moment`` worth a callback (one short sentence, or ``""``)."""
+
+    facts: tuple[str, ...] = ()
+    moment: str = ""
+
+
+@dataclass(frozen=True)
+class MemoryDecision:
+    """How a new fact relates to what is remembered: ``action`` in :data:`ACTIONS`, and for
+    ``update`` the ``ref`` of the remembered memory it replaces."""
+
+    action: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileUpdate:
+    """The structure step's answer: sanitized profile ``fields`` and, per fact index
+    (0-based), the model's :class:`MemoryDecision` (absent: none given)."""
+
+    fields: dict[str, Any]
+    decisions: dict[int, MemoryDecision]
+
+
+def _moment_of(data: dict[str, Any] | None) -> str:
+    raw = (data or {}).get("moment")
+    if not isinstance(raw, str):
+        return ""
+    text = " ".join(raw.split())
+    return text if len(text) <= MAX_FACT_CHARS and not text.endswith("?") else ""
+
+
+def insight_read_exchange(
+    *, user_message: str, reply: str, chat_model: ChatModel | None = None
+) -> ExchangeReading:
+    """Facts about the user and a moment worth a callback, from one exchange (one call).
+
+    Raises ``ProviderError`` when the model call fails (the task retries).
+    """
+    chat_model = chat_model or get_chat_model()
+    # The exchange's texts are quoted as JSON strings: each is one line, read back exactly.
+    prompt = (
+        "Read one exchange between a user and their companion.\n"
+        "facts: lasting facts about the USER (not the companion) that are new here, each in "
+        'the third person without a subject ("lives in Porto", "has a dog called Rex"). '
+        "A question, greeting, thanks, acknowledgement or small talk is never a fact.\n"
+        "moment: if the user shared something with the companion worth bringing up later "
+        "(a feeling, news, a plan, a promise, a joke between them), one short third-person "
+        "sentence about it; otherwise an empty string.\n"
+        f"User: {json.dumps(user_message, ensure_ascii=False)}\n"
+        f"Companion: {json.dumps(reply, ensure_ascii=False)}\n"
+        'Answer with JSON only: {"facts": ["..."], "moment": ""}; an empty list when there '
+        "is nothing new."
+    )
+    data = _ask(chat_model, prompt)
+    return ExchangeReading(tuple(_facts_of(data)), _moment_of(data))
+
+
+def _decisions_of(data: Any, facts: int, refs: set[str]) -> dict[int, MemoryDecision]:
+    """Valid decisions of a structure answer: 1-based ``fact`` within range, a known
+    ``action``, and for ``update`` a ``ref`` that was shown; anything else is dropped."""
+    items = data.get("memories") if isinstance(data, dict) else None
+    out: dict[int, MemoryDecision] = {}
+    if not isinstance(items, list):
+        return out
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        index, action, ref = item.get("fact"), item.get("action"), item.get("id")
+        if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= facts:
+            continue
+        if action not in ACTIONS:
+            continue
+        if action == ACTION_UPDATE:
+            if not isinstance(ref, str) or ref not in refs:
+                continue
+            out[index - 1] = MemoryDecision(action, ref)
+        else:
+            out[index - 1] = MemoryDecision(action)
+    return out
+
+
+def insight_structure(
+    *,
+    user_id: uuid.UUID,
+    facts: Sequence[str],
+    remembered: Sequence[tuple[str, str]] = (),
+    chat_model: ChatModel | None = None,
+) -> ProfileUpdate:
+    """Profile fields the ``facts`` support and, given the ``remembered`` memories shown as
+    ``(ref, text)``, whether each fact adds, updates one of them, or is nothing new (one call).
+
+    The answer's ``profile`` object is sanitized (:func:`insights.schema.sanitize`); an answer
+    that is a flat object of fields (no ``profile`` key) is read as the fields alone. Raises
+    ``ProviderError`` when the model call fails.
+    """
+    chat_model = chat_model or get_chat_model()
+    existing_row = CompanionInsights.objects.filter(user_id=user_id).first()
+    existing = existing_row.insights if existing_row else {}
+    schema = "\n".join(f"- {f.name}: {_SHAPES[f.kind]}" for f in ALL_FIELDS)
+    shown = "\n".join(f"{ref}: {' '.join(text.split())}" for ref, text in remembered)
+    prompt = (
+        "Update a user profile from new facts. Fill only fields you are confident about; "
+        "never invent. Write values in the user's own language.\n"
+        "Facts:\n" + "\n".join(f"- {f}" for f in facts) + "\n"
+        f"Current profile:\n{json.dumps(existing or {}, ensure_ascii=False, indent=2)}\n"
+        f"Fields:\n{schema}\n"
+        + (
+            "Already remembered about the user (id: memory):\n" + shown + "\n"
+            "For each fact (numbered from 1 in the order above) say whether it is new "
+            '("add"), replaces a remembered memory that is no longer true ("update", with '
+            "that memory's id: a move, a new job, a pet renamed, a worry resolved), or is "
+            'already remembered ("none").\n'
+            if remembered
+            else ""
+        )
+        + 'Answer with one JSON object: {"profile": {only the fields to set}'
+        + (
+            ', "memories": [{"fact": 1, "action": "add|update|none", "id": "..."}]}'
+            if remembered
+            else "}"
+        )
+    )
+    data = _ask(chat_model, prompt)
+    if isinstance(data, dict) and isinstance(data.get("profile"), dict):
+        fields = sanitize(data["profile"])
+    else:
+        fields = sanitize(data or {})
+    decisions = _decisions_of(data, len(facts), {ref for ref, _ in remembered})
+    return ProfileUpdate(fields, decisions)
 
 
 def insight_extract(
@@ -99,33 +245,14 @@ def insight_extract(
 ) -> dict[str, Any]:
     """Facts, then structured fields, from one exchange; returns the sanitized fields (maybe {}).
 
-    Raises ``ProviderError`` when the model call fails (the task retries).
+    Two calls (:func:`insight_read_exchange`, then :func:`insight_structure` when there are
+    facts). Raises ``ProviderError`` when a model call fails (the task retries).
     """
     chat_model = chat_model or get_chat_model()
-    # The exchange's texts are quoted as JSON strings: each is one line, read back exactly.
-    facts_prompt = (
-        "List new facts about the USER (not the companion) from this exchange.\n"
-        f"User: {json.dumps(user_message, ensure_ascii=False)}\n"
-        f"Companion: {json.dumps(reply, ensure_ascii=False)}\n"
-        'Answer with JSON only: {"facts": ["..."]}; an empty list when there is nothing new.'
-    )
-    data = _ask(chat_model, facts_prompt)
-    facts = _facts_of(data)
-    if not facts:
+    reading = insight_read_exchange(user_message=user_message, reply=reply, chat_model=chat_model)
+    if not reading.facts:
         return {}
-    existing_row = CompanionInsights.objects.filter(user_id=user_id).first()
-    existing = existing_row.insights if existing_row else {}
-    schema = "\n".join(f"- {f.name}: {_SHAPES[f.kind]}" for f in ALL_FIELDS)
-    structure_prompt = (
-        "Update a user profile from new facts. Fill only fields you are confident about; "
-        "never invent. Write values in the user's own language.\n"
-        "Facts:\n" + "\n".join(f"- {f}" for f in facts) + "\n"
-        f"Current profile:\n{json.dumps(existing or {}, ensure_ascii=False, indent=2)}\n"
-        f"Fields:\n{schema}\n"
-        "Answer with one JSON object holding only the fields to set."
-    )
-    structured = _ask(chat_model, structure_prompt)
-    return sanitize(structured or {})
+    return insight_structure(user_id=user_id, facts=reading.facts, chat_model=chat_model).fields
 
 
 def insight_erase_user(*, user_id: uuid.UUID) -> int:

@@ -7,8 +7,8 @@ indexes freely, then times a chat turn's full recall — the query embedding plu
 ``companions.services.chat_pipeline._recall`` does — for many turns.
 
 The data is shaped like a live deployment's: memories per user follow a log-normal law (a few
-heavy users hold many memories), 60 % are relationship rows spread over 1–3 persona instances,
-25 % raw profile rows and 15 % categorised profile rows; contents are short English sentences
+heavy users hold many memories), 60 % are relationship moments spread over 1–3 persona
+instances and 40 % profile memories across the five categories; contents are short English sentences
 embedded by the ``local`` embedder, stemmed as English, with importance from the offline cues
 (``memory.importance``); rows are inserted in random user order, so one user's rows
 are scattered over the heap as they are after months of interleaved writes. Turns pick users
@@ -218,12 +218,15 @@ def _build(spec: RecallBenchmark, *, out, err) -> None:
             for done, index in enumerate(plan, 1):
                 roll = rng.random()
                 instance = rng.choice(instances[index])
+                # Every row is a memory (recall skips raw lines): moments shared with a persona,
+                # and profile rows in every category.
                 if roll < 0.60:
                     persona = PERSONAS[instances[index].index(instance)]
-                    content = f"User: {_user_line(rng)}\n{persona}: {_reply_line(rng)}"
-                    category = None
+                    content = f"Shared with {persona}: {_user_line(rng)} ({_reply_line(rng)})"
+                    category = rng.choice(("event", "emotion"))
                 elif roll < 0.85:
-                    content, category, instance = _user_line(rng), None, None
+                    content, instance = _user_line(rng), None
+                    category = rng.choice(("fact", "preference", "event", "emotion", "relation"))
                 else:
                     (content, category), instance = _profile_line(rng), None
                 when = now - timedelta(seconds=rng.randrange(365 * 86400))

@@ -5,6 +5,9 @@ non-null is the *relationship* layer (user × persona instance). ``pinned`` rows
 user-authored (no session) and outrank the others in recall. ``category`` is NULL for raw
 turn rows and one of :data:`CATEGORIES` for distilled ones. ``embedding`` has
 ``EMBEDDING_DIM`` dimensions (``memory.embedding_dim`` checks the database agrees).
+
+Facts change: a row whose ``valid_to`` is set was superseded by ``superseded_by`` (DESIGN §7);
+it keeps its text for the record (admin shows the chain) and recall skips it by default.
 """
 
 from __future__ import annotations
@@ -58,6 +61,22 @@ class CompanionMemory(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
     #: Added or edited by the user (``POST``/``PATCH …/memories``): recalled before the others.
     pinned = models.BooleanField(default=False, db_default=False)
+    #: What this memory is a value of, when slot rules can tell (``memory.slots``): ``city``,
+    #: ``occupation``, ``pet:dog``, ``concern:surgery``… A newer memory of the same slot with
+    #: another value supersedes it.
+    slot = models.TextField(null=True, blank=True)
+    #: When it stopped being true, in event time; None while it is current. A superseded row
+    #: keeps its text for the record but is never recalled by default.
+    valid_to = models.DateTimeField(null=True, blank=True)
+    #: The memory that replaced it (``valid_to`` set); deleting the successor unlinks it.
+    superseded_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="supersedes",
+        db_index=False,
+    )
     #: The text-search configuration ``content`` is stemmed with (``memory.language``).
     ts_config = RegConfigField(default=TEXT_SEARCH_CONFIG, db_default=TEXT_SEARCH_CONFIG)
     #: ``to_tsvector(ts_config, content)`` with positions, kept by the database for recall.
@@ -94,12 +113,29 @@ class CompanionMemory(models.Model):
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
             ),
+            models.Index(
+                fields=["user_id", "slot"],
+                name="idx_memories_current_slot",
+                condition=models.Q(
+                    slot__isnull=False, valid_to__isnull=True, deleted_at__isnull=True
+                ),
+            ),
+            models.Index(
+                fields=["superseded_by"],
+                name="idx_memories_superseded_by",
+                condition=models.Q(superseded_by__isnull=False),
+            ),
             # Cross-user text searches; per-user recall reads content_tsv from the user's rows.
             GinIndex(fields=["content_tsv"], name="idx_memories_content_tsv"),
         ]
 
     def __str__(self) -> str:
         return self.content[:60]
+
+    @property
+    def is_current(self) -> bool:
+        """Not superseded (``valid_to`` unset)."""
+        return self.valid_to is None
 
     @property
     def layer(self) -> str:

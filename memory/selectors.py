@@ -169,6 +169,8 @@ WITH cand AS MATERIALIZED (
            CASE WHEN %(text)s THEN m.content_tsv END AS tsv
     FROM companion_memories m
     WHERE m.user_id = %(user)s AND m.deleted_at IS NULL
+      AND (%(superseded)s OR m.valid_to IS NULL)
+      AND (%(raw)s OR m.category IS NOT NULL)
       AND ((%(profile)s AND m.instance_id IS NULL)
            OR (%(relationship)s AND m.instance_id = %(instance)s))
 ),
@@ -334,12 +336,18 @@ def memory_recall(
     k_per_category: int | None = None,
     k_raw: int | None = None,
     k_relationship: int | None = None,
+    raw: bool = False,
+    superseded: bool = False,
 ) -> Recall:
     """Recall for one turn: one query for both layers.
 
+    Only memories are recalled: raw rows (``category`` NULL: a line as it was said, left by
+    older versions or by ``memory_eval``'s raw-turn mode) only with ``raw``, superseded rows
+    (``valid_to`` set) only with ``superseded``, forgotten rows never.
+
     Profile layer: the top ``k_per_category`` (``PROFILE_K_PER_CATEGORY``) rows of each
-    category, grouped in category order (emotion, event, fact, preference, relation); if the
-    user has no categorised rows, one raw group (``None``) of the ``k_raw``
+    category, grouped in category order (emotion, event, fact, preference, relation); with
+    ``raw`` and no categorised rows, one raw group (``None``) of the ``k_raw``
     (``PROFILE_RAW_K``) best raw rows. Relationship layer: the ``k_relationship``
     (``RELATIONSHIP_K``) best rows of ``instance_id``. Best first within every list.
 
@@ -380,6 +388,8 @@ def memory_recall(
         "instance": instance_id,
         "profile": profile,
         "relationship": relationship and instance_id is not None,
+        "raw": raw,
+        "superseded": superseded,
         "k_cat": settings.PROFILE_K_PER_CATEGORY if k_per_category is None else k_per_category,
         "k_raw": settings.PROFILE_RAW_K if k_raw is None else k_raw,
         "k_rel": settings.RELATIONSHIP_K if k_relationship is None else k_relationship,

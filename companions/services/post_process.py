@@ -1,7 +1,9 @@
-"""Post-process of a replied turn: affinity, memory and insight parts (DESIGN §5, §9 item 5).
+"""Post-process of a replied turn: the affinity and insight parts (DESIGN §5, §9 item 5).
 
 Each part loads the turn once (:func:`turn_load`) and hands the memory and insight apps plain
-values; the session's lead score, a companions column, is written here.
+values; the session's lead score, a companions column, is written here. The insight part
+also writes the turn's memories from what its extraction read (:func:`insight_update_turn`),
+so memories cost no model call of their own.
 
 The affinity part: the LLM evaluator (task ``affinity_evaluation``) proposes per-turn deltas
 for warmth, trust, intrigue, intimacy and tension, each bounded to ±0.15; patience stays
@@ -41,9 +43,15 @@ from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_model_config
 from insights.selectors import insight_training_level
-from insights.services import insight_extract, insight_merge
+from insights.services import insight_merge, insight_read_exchange, insight_structure
 from memory.models import CompanionMemory
-from memory.services.turns import Exchange, memory_revise_exchange, memory_write_exchange
+from memory.services import (
+    TurnMemories,
+    memory_reconcile_slots,
+    memory_turn_prepare,
+    memory_upsert_many,
+)
+from memory.slots import PROFILE_SLOTS
 
 logger = logging.getLogger(__name__)
 
@@ -248,58 +256,117 @@ def affinity_update_turn(
         )
 
 
-# --- memory and insight parts: the turn is loaded here and handed over as plain values ------
-
-
-def _persona_name(instance_id: uuid.UUID | None) -> str:
-    from personas.selectors import persona_load_companion
-
-    instance = persona_load_companion(instance_id=instance_id) if instance_id else None
-    return instance.genome.name if instance is not None else "Companion"
-
-
-def _replaced_replies(reply: ChatMessage) -> list[tuple[uuid.UUID, str]]:
-    """``(id, text)`` of the earlier replies a regenerated reply replaced (its context)."""
-    out = []
-    for item in (reply.context or {}).get("replaced") or []:
-        try:
-            out.append((uuid.UUID(str(item["id"])), str(item["content"])))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return out
+# --- the insight part: profile fields and the turn's memories, from one extraction --------
 
 
 def memory_write_turn(
     *, user_message_id: uuid.UUID | str, embedder: Embedder | None = None
 ) -> list[CompanionMemory]:
-    """The memory part: write the memory rows of a replied turn; idempotent per message.
+    """The former memory part: the turn's memories are now written by the insight part
+    (:func:`insight_update_turn`), which this runs (a no-op once done). Returns the rows
+    written or merged into; empty when already done, gone or unanswered."""
+    return insight_update_turn(user_message_id=user_message_id, embedder=embedder).memories
 
-    Returns the rows written or merged into; empty when the turn is gone, was not replied to,
-    or was already written. When the reply was regenerated after the rows were written, the
-    exchange row is rewritten to the current reply instead (and returned). Raises
-    ``ProviderError`` when embedding fails (the task retries).
+
+@dataclass(frozen=True)
+class TurnInsight:
+    """What the insight part did: the profile ``fields`` merged and the ``memories`` written
+    or merged into (both empty when the turn was already done, gone or unanswered)."""
+
+    fields: dict
+    memories: list[CompanionMemory]
+
+    def __iter__(self):  # the field names, as the part's task result
+        return iter(self.fields)
+
+
+def insight_update_turn(
+    *,
+    user_message_id: uuid.UUID | str,
+    chat_model: ChatModel | None = None,
+    embedder: Embedder | None = None,
+) -> TurnInsight:
+    """The insight part: profile fields and the turn's memories, once per user message.
+
+    1. ``insight_extraction`` reads the exchange: facts about the user and a moment worth a
+       callback (:func:`insights.services.insight_read_exchange`).
+    2. The facts and the moment are embedded in one batch, and the current memories each fact
+       may update are found (:func:`memory.services.memory_turn_prepare`).
+    3. When there are facts, ``insight_extraction`` maps them to profile fields and, shown
+       those memories, says for each fact add / update which / nothing new
+       (:func:`insights.services.insight_structure`) — the call the profile needed anyway.
+    4. In one transaction: the message is stamped (``extracted_facts``: the fields), the
+       fields are merged into the profile, the memories written (supersede, merge or add:
+       ``memory.services.writes``), and memories contradicting the profile's city,
+       occupation or name are retired, so the two agree.
+
+    No raw line is stored: questions, greetings and small talk leave nothing. A turn stamped
+    already is not read again (a redelivered task, a regenerated reply). The session's lead
+    score is refreshed from the stored ``training_level`` even when a step fails (the error is
+    then raised, for the task's retry). Raises ``ProviderError`` when a model or embedding call
+    fails; nothing is written then.
     """
     turn = turn_load(user_message_id)
     if turn is None or turn.assistant_message is None:
-        return []
+        return TurnInsight({}, [])
     if turn.user_message.turn_status != ChatMessage.TURN_REPLIED:
-        return []
-    exchange = Exchange(
-        session_id=turn.session.id,
-        user_id=turn.session.user_id,
-        instance_id=turn.session.instance_id,
-        persona_name=_persona_name(turn.session.instance_id),
-        user_message_id=turn.user_message.id,
-        user_text=turn.user_message.content,
-        sent_at=turn.user_message.sent_at,
-        reply_message_id=turn.assistant_message.id,
-        reply_text=turn.assistant_message.content,
-    )
-    written = memory_write_exchange(exchange=exchange, embedder=embedder)
-    replaced = _replaced_replies(turn.assistant_message)
-    if written or not replaced:
-        return written
-    return memory_revise_exchange(exchange=exchange, replaced=replaced, embedder=embedder)
+        return TurnInsight({}, [])
+    try:
+        if turn.user_message.extracted_facts is not None:
+            return TurnInsight({}, [])
+        chat_model = chat_model or get_chat_model()
+        reading = insight_read_exchange(
+            user_message=turn.user_message.content,
+            reply=turn.assistant_message.content,
+            chat_model=chat_model,
+        )
+        plan = memory_turn_prepare(
+            turn=TurnMemories(
+                session_id=turn.session.id,
+                user_id=turn.session.user_id,
+                instance_id=turn.session.instance_id,
+                user_message_id=turn.user_message.id,
+                reply_message_id=turn.assistant_message.id,
+                user_text=turn.user_message.content,
+                sent_at=turn.user_message.sent_at,
+                facts=reading.facts,
+                moment=reading.moment,
+            ),
+            embedder=embedder,
+        )
+        fields: dict = {}
+        decisions: dict[int, tuple[str, str | None]] = {}
+        if reading.facts:
+            update = insight_structure(
+                user_id=turn.session.user_id,
+                facts=reading.facts,
+                remembered=plan.remembered,
+                chat_model=chat_model,
+            )
+            fields = update.fields
+            decisions = {i: (d.action, d.ref) for i, d in update.decisions.items()}
+        with transaction.atomic():
+            # Two runs may both have read the turn; only the one that stamps it writes.
+            claimed = ChatMessage.objects.filter(
+                id=turn.user_message.id, extracted_facts__isnull=True
+            ).update(extracted_facts=fields)
+            if not claimed:
+                return TurnInsight({}, [])
+            if fields:
+                insight_merge(user_id=turn.session.user_id, facts=fields)
+            writes = memory_upsert_many(plan.drafts(decisions))
+            agreed = {
+                slot: fields[name]
+                for name, slot in PROFILE_SLOTS.items()
+                if isinstance(fields.get(name), str)
+            }
+            if agreed:
+                memory_reconcile_slots(
+                    user_id=turn.session.user_id, values=agreed, at=turn.user_message.sent_at
+                )
+    finally:
+        lead_score_refresh(session_id=turn.session.id, user_id=turn.session.user_id)
+    return TurnInsight(fields, [w.memory for w in writes])
 
 
 def lead_score_refresh(*, session_id: uuid.UUID, user_id: uuid.UUID) -> float:
@@ -311,45 +378,6 @@ def lead_score_refresh(*, session_id: uuid.UUID, user_id: uuid.UUID) -> float:
     score = max(0.0, min(10.0, insight_training_level(user_id=user_id) * 10))
     ChatSession.objects.filter(id=session_id).update(lead_score=score)
     return score
-
-
-def insight_update_turn(
-    *, user_message_id: uuid.UUID | str, chat_model: ChatModel | None = None
-) -> dict:
-    """The insight part: extract and merge a replied turn's insights, then the lead score.
-
-    Once per user message: the fields found are kept on the message (``extracted_facts``, set
-    in the transaction that merges them), and a turn that has them is not extracted again (a
-    redelivered task, or the post-process of a regenerated reply). Returns the fields merged
-    ({} when nothing new, when already extracted, or the turn is gone or unanswered). The
-    session's lead score is refreshed from the stored ``training_level`` even when extraction
-    fails (the error is then raised, for the task's retry), so it never lags the profile.
-    Raises ``ProviderError`` when the model call fails.
-    """
-    turn = turn_load(user_message_id)
-    if turn is None or turn.assistant_message is None:
-        return {}
-    try:
-        if turn.user_message.extracted_facts is not None:
-            return {}
-        fields = insight_extract(
-            user_id=turn.session.user_id,
-            user_message=turn.user_message.content,
-            reply=turn.assistant_message.content,
-            chat_model=chat_model,
-        )
-        with transaction.atomic():
-            # Two runs may both have extracted; only the one that stamps the message merges.
-            claimed = ChatMessage.objects.filter(
-                id=turn.user_message.id, extracted_facts__isnull=True
-            ).update(extracted_facts=fields)
-            if not claimed:
-                return {}
-            if fields:
-                insight_merge(user_id=turn.session.user_id, facts=fields)
-    finally:
-        lead_score_refresh(session_id=turn.session.id, user_id=turn.session.user_id)
-    return fields
 
 
 def lead_score_refresh_turn(*, user_message_id: uuid.UUID | str) -> float | None:

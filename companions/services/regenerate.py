@@ -12,8 +12,9 @@ Replacing is one short transaction under the session's turn lock: the old reply 
 (so history, the next prompt and dreaming see only the new one) and its text is kept in the new
 reply's ``context["replaced"]`` for operators. Post-process is enqueued again and stays once
 per user message: the affinity part already has its event, the insight part has already
-stamped ``extracted_facts``, and the memory part rewrites the exchange memory to the new reply
-(or, if it had not run yet, writes it from the new reply).
+stamped ``extracted_facts`` (or, if it had not run yet, reads the turn with the new reply).
+Memories of the turn are facts and moments, not the reply's words; they now cite the new
+reply in place of the deleted one.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from companions.services.chat_pipeline import (
 from eros.errors import Conflict, Upstream
 from eros.llm.base import ChatModel, ChatRequest, Embedder, ProviderError
 from eros.llm.providers import get_chat_model
+from memory.services import memory_replace_source
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +210,8 @@ def _replace_reply(
         reply = reply_store(
             session=session, user_message=user_message, text=text, context=context, now=now
         )
+        # Memories of the turn cite the reply that now stands, not the one deleted.
+        memory_replace_source(user_id=session.user_id, old=old.id, new=reply.id)
     return TurnOutcome(session, user_message, reply, prepared.plan, prepared.training_level)
 
 

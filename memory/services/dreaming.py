@@ -36,6 +36,7 @@ from memory.services.writes import MemoryDraft
 
 MAX_CANDIDATES = 10
 
+
 @dataclass(frozen=True)
 class Candidate:
     content: str

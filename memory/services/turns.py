@@ -1,163 +1,196 @@
-"""Memory writes: the two rows every replied turn leaves behind (DESIGN §5).
+"""Memory writes of one replied turn: memories, not transcripts (DESIGN §5, §7).
 
-* relationship layer: the exchange (``User: …`` / ``<persona>: …``), for this persona instance;
-* profile layer: the user's own words, shared across personas.
+A turn leaves behind only what the post-process's extraction read from it, never the lines
+themselves:
 
-Both are embedded in one batch call (``input_type=document``) and cite their source messages.
-The embedding call happens outside any transaction. A row that nearly repeats a live memory of
-the same user and layer (cosine ≥ ``DEDUP_SIMILARITY``) updates it instead (``writes``).
-When a reply is replaced by a new one (regenerated), :func:`memory_revise_exchange` brings the
-exchange row up to date, so no memory quotes words the persona took back.
+* profile layer: the facts about the user (``"lives in Porto"`` → ``"Lives in Porto"``),
+  category ``preference`` for likes and dislikes, else ``fact``;
+* relationship layer: the moment worth a callback, if any (``"Shared: feels nervous about the
+  interview"``), for this persona instance, category ``emotion`` when it names a feeling,
+  else ``event``.
+
+Each row cites the user message and the reply. A question, greeting or acknowledgement yields
+no fact and no moment, so it never becomes a memory. The facts and the moment are embedded in
+one batch call (``input_type=document``) before the structure step, so the step can be shown
+the remembered memories each fact may update (:func:`memory_turn_prepare`); the decisions
+then go into :func:`~memory.services.writes.memory_upsert_many` (supersede, merge or add).
 """
 
 from __future__ import annotations
 
-import logging
+import re
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
+from django.db.models import FloatField, Value
+from pgvector.django import CosineDistance
 
 from eros.llm.base import Embedder
+from eros.llm.offline.extraction import FEELING_WORD
+from eros.llm.offline.text import capitalise
 from eros.llm.providers import get_embedder
 from memory.models import CompanionMemory
 from memory.selectors import memory_text_config
-from memory.services.writes import MemoryDraft, memory_lock_user, memory_upsert_many
+from memory.services.writes import MemoryDraft
+from memory.slots import slot_of
 
-logger = logging.getLogger(__name__)
+#: Remembered memories shown per fact to the model that decides add / update / none.
+CANDIDATES_PER_FACT = 3
+#: At most this many remembered memories are shown for one turn.
+MAX_CANDIDATES = 10
+#: A remembered memory less similar than this (cosine) to a fact is not shown for it, unless
+#: it holds the same slot (``memory.slots``).
+CANDIDATE_FLOOR = 0.3
+
+_PREFERENCE = re.compile(
+    r"^(?:likes|loves|enjoys|adores|prefers|is into|is a fan of|dislikes|hates|"
+    r"can't stand|doesn't like|does not like)\b",
+    re.IGNORECASE,
+)
+
+ACTION_UPDATE, ACTION_NONE = "update", "none"
+
+
+def fact_memory(fact: str) -> tuple[str, str]:
+    """``(content, category)`` of the memory a fact becomes: capitalised; ``preference`` for
+    likes and dislikes, else ``fact``."""
+    text = " ".join(fact.split()).rstrip(".")
+    return capitalise(text), "preference" if _PREFERENCE.match(text) else "fact"
+
+
+def moment_memory(moment: str) -> tuple[str, str]:
+    """``(content, category)`` of the relationship memory a moment becomes: ``emotion`` when
+    it names a feeling, else ``event``."""
+    text = " ".join(moment.split())
+    return capitalise(text), "emotion" if FEELING_WORD.search(text) else "event"
 
 
 @dataclass(frozen=True)
-class Exchange:
-    """One replied turn, as the memory app needs it: who, with which persona, what was said.
+class TurnMemories:
+    """One replied turn, as the memory app needs it, with what extraction read from it.
 
     ``instance_id`` is the persona instance (the relationship layer's key); ``sent_at`` is the
-    user message's time, the memories' event time.
+    user message's time, the memories' event time; ``facts`` and ``moment`` come from the
+    insight extraction's first step.
     """
 
     session_id: uuid.UUID
     user_id: uuid.UUID
     instance_id: uuid.UUID | None
-    persona_name: str
     user_message_id: uuid.UUID
+    reply_message_id: uuid.UUID | None
     user_text: str
     sent_at: datetime
-    reply_message_id: uuid.UUID
-    reply_text: str
+    facts: tuple[str, ...] = ()
+    moment: str = ""
 
 
-def memory_write_exchange(
-    *, exchange: Exchange, embedder: Embedder | None = None
-) -> list[CompanionMemory]:
-    """Write the relationship and profile rows of one exchange; idempotent per user message.
+@dataclass(frozen=True)
+class TurnPlan:
+    """A turn's memories embedded, and the remembered memories a model may be shown.
 
-    Returns the rows written or merged into (empty when there is nothing to write, or when it
-    was already written: some memory of the user, deleted or not, already cites the user
-    message). Raises ``ProviderError`` when embedding fails, so the caller can retry.
+    ``remembered`` holds ``(ref, content)`` pairs (refs ``m1``, ``m2`` …) for the structure
+    step's prompt; :meth:`drafts` turns the model's decisions into drafts.
     """
-    # A merged row may belong to another session of the user, so look across both layers.
-    if CompanionMemory.objects.filter(
-        Q(instance_id__isnull=True) | Q(instance_id=exchange.instance_id),
-        user_id=exchange.user_id,
-        source_message_ids__contains=[exchange.user_message_id],
-    ).exists():
-        return []
 
-    user_text, reply_text = exchange.user_text.strip(), exchange.reply_text.strip()
-    planned: list[dict] = []
-    if user_text and reply_text:
-        planned.append(
-            {
-                "instance_id": exchange.instance_id,
-                "content": exchange_text(exchange.persona_name, user_text, reply_text),
-                "source_message_ids": [exchange.user_message_id, exchange.reply_message_id],
-            }
-        )
-    if user_text:
-        planned.append(
-            {
-                "instance_id": None,
-                "content": user_text,
-                "source_message_ids": [exchange.user_message_id],
-            }
-        )
-    if not planned:
-        return []
-    vectors = (embedder or get_embedder()).embed_documents([p["content"] for p in planned])
-    # Both rows are stemmed in the language of the exchange (the user's, when it can be told).
-    ts_config = memory_text_config(user_id=exchange.user_id, texts=[user_text, reply_text])
-    writes = memory_upsert_many(
-        [
-            MemoryDraft(
-                session_id=exchange.session_id,
-                user_id=exchange.user_id,
-                embedding=vector,
-                occurred_at=exchange.sent_at,
-                ts_config=ts_config,
-                **p,
-            )
-            for p, vector in zip(planned, vectors, strict=True)
-        ]
-    )
-    return [w.memory for w in writes]
+    turn: TurnMemories
+    contents: tuple[tuple[str, str], ...]  # (content, category) per fact
+    vectors: tuple[Sequence[float], ...]  # per fact, then the moment's
+    ts_config: str
+    remembered: tuple[tuple[str, str], ...] = ()
+    refs: Mapping[str, uuid.UUID] = field(default_factory=dict)
 
+    def drafts(self, decisions: Mapping[int, tuple[str, str | None]] = ()) -> list[MemoryDraft]:
+        """Drafts for :func:`~memory.services.writes.memory_upsert_many`.
 
-def exchange_text(persona_name: str, user_text: str, reply_text: str) -> str:
-    """The relationship-layer text of one exchange: ``User: …`` then ``<persona>: …``."""
-    return f"User: {user_text}\n{persona_name}: {reply_text}"
-
-
-def memory_revise_exchange(
-    *,
-    exchange: Exchange,
-    replaced: Sequence[tuple[uuid.UUID, str]],
-    embedder: Embedder | None = None,
-) -> list[CompanionMemory]:
-    """Rewrite the exchange memory of a turn whose reply was replaced; idempotent.
-
-    ``replaced`` holds ``(message id, text)`` of every earlier reply of the turn. A live
-    relationship row citing one of them whose content is still that exchange's text gets the
-    text of ``exchange`` (the current reply), a new embedding, and the new reply's id in
-    place of the old one in its sources. A row merged into or edited since no longer matches
-    and is left alone. Returns the rows rewritten. Raises ``ProviderError`` when embedding
-    fails (nothing is written; the caller may retry).
-    """
-    if exchange.instance_id is None or not replaced:  # no relationship layer to revise
-        return []
-    old_ids = [message_id for message_id, _ in replaced]
-    user_text = exchange.user_text.strip()
-    old_texts = {
-        exchange_text(exchange.persona_name, user_text, text.strip()) for _, text in replaced
-    }
-    live = CompanionMemory.objects.filter(
-        user_id=exchange.user_id,
-        instance_id=exchange.instance_id,
-        deleted_at__isnull=True,
-        source_message_ids__overlap=old_ids,
-    )
-    targets = [m.id for m in live.only("id", "content") if m.content in old_texts]
-    if not targets:
-        return []
-    text = exchange_text(exchange.persona_name, user_text, exchange.reply_text.strip())
-    vector = (embedder or get_embedder()).embed_documents([text])[0]
-    revised: list[CompanionMemory] = []
-    with transaction.atomic():
-        memory_lock_user(exchange.user_id)
-        for memory in live.filter(id__in=targets).select_for_update():
-            if memory.content not in old_texts:  # merged into or edited meanwhile
+        ``decisions`` maps a fact's index to ``(action, ref)``: ``none`` drops the fact
+        (already remembered), ``update`` makes it supersede the memory ``ref`` names, ``add``
+        (or no decision) leaves it to the writer's slot rules and near-duplicate merge.
+        """
+        turn = self.turn
+        sources = [turn.user_message_id]
+        if turn.reply_message_id is not None:
+            sources.append(turn.reply_message_id)
+        out = []
+        for index, (content, category) in enumerate(self.contents):
+            action, ref = dict(decisions).get(index, ("add", None))
+            if action == ACTION_NONE:
                 continue
-            sources = [
-                exchange.reply_message_id if source in old_ids else source
-                for source in memory.source_message_ids
-            ]
-            memory.content = text
-            memory.embedding = vector
-            memory.source_message_ids = list(dict.fromkeys(sources))
-            memory.updated_at = timezone.now()
-            memory.save(update_fields=["content", "embedding", "source_message_ids", "updated_at"])
-            revised.append(memory)
-    return revised
+            out.append(
+                MemoryDraft(
+                    session_id=turn.session_id,
+                    user_id=turn.user_id,
+                    instance_id=None,
+                    content=content,
+                    embedding=self.vectors[index],
+                    category=category,
+                    source_message_ids=sources,
+                    occurred_at=turn.sent_at,
+                    ts_config=self.ts_config,
+                    supersedes=self.refs.get(ref) if action == ACTION_UPDATE and ref else None,
+                )
+            )
+        if turn.moment and turn.instance_id is not None:
+            content, category = moment_memory(turn.moment)
+            out.append(
+                MemoryDraft(
+                    session_id=turn.session_id,
+                    user_id=turn.user_id,
+                    instance_id=turn.instance_id,
+                    content=content,
+                    embedding=self.vectors[len(self.contents)],
+                    category=category,
+                    source_message_ids=sources,
+                    occurred_at=turn.sent_at,
+                    ts_config=self.ts_config,
+                )
+            )
+        return out
+
+
+def memory_turn_prepare(*, turn: TurnMemories, embedder: Embedder | None = None) -> TurnPlan:
+    """Embed a turn's facts and moment (one batch call) and find what they may update.
+
+    For each fact: the :data:`CANDIDATES_PER_FACT` current profile memories most similar to
+    it (cosine ≥ :data:`CANDIDATE_FLOOR`) and any current memory of the same slot; at most
+    :data:`MAX_CANDIDATES` in all, shown as ``m1`` … ``mN``. Nothing to embed → no call.
+    Raises ``ProviderError`` when embedding fails (nothing is written).
+    """
+    contents = tuple(fact_memory(f) for f in turn.facts)
+    texts = [c for c, _ in contents]
+    if turn.moment and turn.instance_id is not None:
+        texts.append(moment_memory(turn.moment)[0])
+    if not texts:
+        return TurnPlan(turn, contents, (), "simple")
+    vectors = tuple((embedder or get_embedder()).embed_documents(texts))
+    ts_config = memory_text_config(user_id=turn.user_id, texts=[turn.user_text])
+    found: dict[uuid.UUID, str] = {}
+    current = CompanionMemory.objects.filter(
+        user_id=turn.user_id,
+        instance_id__isnull=True,
+        deleted_at__isnull=True,
+        valid_to__isnull=True,
+        category__isnull=False,
+    )
+    for (content, _), vector in zip(contents, vectors, strict=False):
+        slot = slot_of(content)
+        if slot is not None:
+            for row in current.filter(slot=slot.key).only("id", "content")[:MAX_CANDIDATES]:
+                found.setdefault(row.id, row.content)
+        near = (
+            current.annotate(
+                similarity=Value(1.0, output_field=FloatField())
+                - CosineDistance("embedding", vector)
+            )
+            .filter(similarity__gte=CANDIDATE_FLOOR)
+            .order_by("-similarity", "id")
+            .only("id", "content")[:CANDIDATES_PER_FACT]
+        )
+        for row in near:
+            found.setdefault(row.id, row.content)
+    picked = list(found.items())[:MAX_CANDIDATES]
+    refs = {f"m{i}": memory_id for i, (memory_id, _) in enumerate(picked, 1)}
+    remembered = tuple((f"m{i}", content) for i, (_, content) in enumerate(picked, 1))
+    return TurnPlan(turn, contents, vectors, ts_config, remembered, refs)

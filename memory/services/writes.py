@@ -1,10 +1,21 @@
-"""Memory writes with near-duplicate merging (DESIGN §5, §7).
+"""Memory writes: supersession of changed facts and near-duplicate merging (DESIGN §5, §7).
 
-A new memory whose embedding has cosine similarity ≥ ``DEDUP_SIMILARITY`` (default 0.92) to a
-live memory of the same user, layer (and persona instance, for the relationship layer) and
-category updates that memory (content, embedding, sources union, ``updated_at``) instead of
-adding a row. Writes for one user are serialised by a transaction-scoped advisory lock, so two
-workers distilling the same user's sessions at once cannot both insert the same memory.
+Every draft is written in one of three ways, decided in this order:
+
+1. **Supersede.** The draft is a new value of a slot (``memory.slots``: where the user lives,
+   their job, a pet's name, a live concern…) whose current memory says something else, or
+   the model that proposed it named the memory it updates (``MemoryDraft.supersedes``). The
+   draft becomes a new row; the old one keeps its text and gains ``valid_to`` (the draft's
+   event time, when it stopped being true) and ``superseded_by``. Event time decides which is
+   newer: a draft older than the memory it would replace is stored already superseded by it.
+2. **Merge.** The draft repeats a current memory: the same slot value, or cosine similarity ≥
+   ``DEDUP_SIMILARITY`` (default 0.92) to a current memory of the same user, layer (and
+   persona instance, for the relationship layer), category and slot. That memory is updated
+   (content, embedding, sources union, ``updated_at``) instead of adding a row.
+3. **Add** a row.
+
+Writes for one user are serialised by a transaction-scoped advisory lock, so two workers
+distilling the same user's sessions at once cannot both insert the same memory.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from memory.embedding_dim import embedding_dim_guard
 from memory.importance import clamp_importance, importance_from_cues
 from memory.language import text_search_config
 from memory.models import CompanionMemory
+from memory.slots import CONCERN, mentions, slot_of, slot_value
 
 #: First key of the two-key advisory lock taken per user while writing memories ("mem").
 _LOCK_CLASS = 0x6D656D
@@ -45,14 +57,18 @@ class MemoryDraft:
     importance: float | None = None
     #: Text-search configuration (``memory.language``); None: detected from the content.
     ts_config: str | None = None
+    #: A current memory of the same user and layer this draft replaces (a model's "update").
+    supersedes: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
 class MemoryWrite:
-    """The row a draft ended in, and whether it was inserted (False: merged into a twin)."""
+    """The row a draft ended in, whether it was inserted (False: merged into a twin), and the
+    rows it superseded (their ``valid_to`` and ``superseded_by`` now set)."""
 
     memory: CompanionMemory
     created: bool
+    superseded: tuple[CompanionMemory, ...] = ()
 
 
 def memory_lock_user(user_id: uuid.UUID) -> None:
@@ -74,23 +90,24 @@ def memory_find_twin(
     embedding: Sequence[float],
     threshold: float | None = None,
     lock: bool = False,
+    slot: str | None | object = ...,
 ) -> CompanionMemory | None:
-    """The live memory of the same user, layer/instance and category most similar to
+    """The current memory of the same user, layer/instance and category most similar to
     ``embedding``, if its cosine similarity is ≥ ``threshold`` (``DEDUP_SIMILARITY``).
+
+    ``slot`` (when given, None included) also requires the same slot key: two values of one
+    slot are a change, never a duplicate, however alike their texts embed.
 
     Exact: it ranks by ``1 − distance``, which the HNSW index cannot serve, so the planner scans
     the user's rows instead of filtering an approximate top-40. ``lock`` adds ``FOR UPDATE``.
     """
     threshold = settings.DEDUP_SIMILARITY if threshold is None else threshold
-    rows = CompanionMemory.objects.filter(user_id=user_id, deleted_at__isnull=True)
-    rows = (
-        rows.filter(instance_id__isnull=True)
-        if instance_id is None
-        else rows.filter(instance_id=instance_id)
-    )
+    rows = _current(user_id, instance_id)
     rows = (
         rows.filter(category__isnull=True) if category is None else rows.filter(category=category)
     )
+    if slot is not ...:
+        rows = rows.filter(slot__isnull=True) if slot is None else rows.filter(slot=slot)
     if lock:
         rows = rows.select_for_update(of=("self",))
     return (
@@ -104,11 +121,59 @@ def memory_find_twin(
     )
 
 
+def _current(user_id: uuid.UUID, instance_id: uuid.UUID | None):
+    """Current (not forgotten, not superseded) memories of one user and layer."""
+    rows = CompanionMemory.objects.filter(
+        user_id=user_id, deleted_at__isnull=True, valid_to__isnull=True
+    )
+    if instance_id is None:
+        return rows.filter(instance_id__isnull=True)
+    return rows.filter(instance_id=instance_id)
+
+
+def draft_slot(draft: MemoryDraft) -> tuple[str, str] | None:
+    """``(slot key, value)`` of a draft: by the slot rules, or the subject of a current concern
+    of the user that the draft mentions ("the surgery went well" answers "worried about the
+    surgery"). Preferences never answer a concern."""
+    found = slot_of(draft.content)
+    if found is not None:
+        return found.key, found.value
+    if draft.category == "preference":
+        return None
+    concerns = (
+        _current(draft.user_id, draft.instance_id)
+        .filter(slot__startswith=CONCERN)
+        .values_list("slot", flat=True)
+        .distinct()
+    )
+    for key in sorted(concerns):
+        if mentions(draft.content, key.removeprefix(CONCERN)):
+            return key, slot_value(key, draft.content)
+    return None
+
+
+def _plain(value: str) -> str:
+    """A profile value as slot values are compared (``memory.slots``)."""
+    text = " ".join(value.split()).strip(" '\"").lower()
+    for article in ("the ", "a ", "an "):
+        text = text.removeprefix(article)
+    return text
+
+
+def _supersede(old: CompanionMemory, new: CompanionMemory) -> None:
+    """Mark ``old`` as replaced by ``new`` from ``new``'s event time on."""
+    old.valid_to = max(new.occurred_at, old.occurred_at)
+    old.superseded_by = new
+    old.updated_at = timezone.now()
+    old.save(update_fields=["valid_to", "superseded_by", "updated_at"])
+
+
 def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
     """Write drafts in order, merging each into its near-duplicate when one exists.
 
-    Runs in one transaction (joining the caller's, if any) holding the advisory lock of every
-    user involved; a draft can merge into a row written earlier in the same call. The merged
+    Each draft supersedes, merges or adds (module docstring). Runs in one transaction
+    (joining the caller's, if any) holding the advisory lock of every user involved; a draft
+    can merge into, or supersede, a row written earlier in the same call. The merged
     row keeps its id, session, ``occurred_at`` and ``created_at``; its sources become the union
     (old first, order kept) and its importance the higher of the two. A draft without
     importance is scored by :func:`~memory.importance.importance_from_cues`, one without a
@@ -131,19 +196,39 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
                 else clamp_importance(draft.importance)
             )
             ts_config = draft.ts_config or text_search_config(draft.content)
-            twin = memory_find_twin(
-                user_id=draft.user_id,
-                instance_id=draft.instance_id,
-                category=draft.category,
-                embedding=draft.embedding,
-                lock=True,
-            )
+            slot = draft_slot(draft)
+            key = slot[0] if slot else None
+            current = _current(draft.user_id, draft.instance_id)
+            # Rows this draft replaces: its slot's other values, and the one a model named.
+            replaced: list[CompanionMemory] = []
+            same: CompanionMemory | None = None
+            if key is not None:
+                for row in current.filter(slot=key).select_for_update(of=("self",)):
+                    if slot_value(key, row.content) == slot[1] and same is None:
+                        same = row
+                    else:
+                        replaced.append(row)
+            if draft.supersedes is not None and same is None:
+                named = current.filter(id=draft.supersedes).select_for_update(of=("self",)).first()
+                if named is not None and all(r.id != named.id for r in replaced):
+                    replaced.append(named)
+            twin = same
+            if twin is None and not replaced:
+                twin = memory_find_twin(
+                    user_id=draft.user_id,
+                    instance_id=draft.instance_id,
+                    category=draft.category,
+                    embedding=draft.embedding,
+                    lock=True,
+                    slot=key,
+                )
             if twin is not None:
                 twin.content = draft.content
                 twin.embedding = list(draft.embedding)
                 twin.source_message_ids = list(dict.fromkeys([*twin.source_message_ids, *sources]))
                 twin.importance = max(importance, twin.importance or 0.0)
                 twin.ts_config = ts_config
+                twin.slot = key
                 twin.updated_at = timezone.now()
                 twin.save(
                     update_fields=[
@@ -152,6 +237,7 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
                         "source_message_ids",
                         "importance",
                         "ts_config",
+                        "slot",
                         "updated_at",
                     ]
                 )
@@ -167,7 +253,66 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
                 source_message_ids=sources,
                 importance=importance,
                 ts_config=ts_config,
+                slot=key,
                 **({"occurred_at": draft.occurred_at} if draft.occurred_at else {}),
             )
-            out.append(MemoryWrite(memory, created=True))
+            superseded: list[CompanionMemory] = []
+            newest = max(replaced, key=lambda r: r.occurred_at, default=None)
+            if newest is not None and newest.occurred_at > memory.occurred_at:
+                # Told out of order: what the draft says had already been replaced.
+                _supersede(memory, newest)
+                superseded.append(memory)
+                replaced = [r for r in replaced if r.occurred_at <= memory.occurred_at]
+                replaced = [r for r in replaced if r.id != newest.id]
+                for row in replaced:
+                    _supersede(row, newest)
+                    superseded.append(row)
+                out.append(MemoryWrite(memory, created=True, superseded=tuple(superseded)))
+                continue
+            for row in replaced:
+                _supersede(row, memory)
+                superseded.append(row)
+            out.append(MemoryWrite(memory, created=True, superseded=tuple(superseded)))
     return out
+
+
+def memory_reconcile_slots(
+    *, user_id: uuid.UUID, values: dict[str, str], at: datetime
+) -> list[CompanionMemory]:
+    """Retire current profile memories that contradict the profile: for each ``slot key →
+    value`` (``memory.slots.PROFILE_SLOTS``: the profile's city, occupation, name), a current
+    memory of that slot holding another value is superseded at ``at`` — by the current memory
+    holding the profile's value when there is one. Returns the rows retired.
+
+    This keeps memories and the insight profile agreeing on a current fact when a model's
+    decisions and its profile fields disagree. Joins the caller's transaction, if any.
+    """
+    retired: list[CompanionMemory] = []
+    with transaction.atomic():
+        memory_lock_user(user_id)
+        for key, value in values.items():
+            wanted = _plain(value)
+            rows = list(_current(user_id, None).filter(slot=key).select_for_update(of=("self",)))
+            keep = next((r for r in rows if slot_value(key, r.content) == wanted), None)
+            for row in rows:
+                if row is keep or slot_value(key, row.content) == wanted:
+                    continue
+                row.valid_to = max(at, row.occurred_at)
+                row.superseded_by = keep
+                row.updated_at = timezone.now()
+                row.save(update_fields=["valid_to", "superseded_by", "updated_at"])
+                retired.append(row)
+    return retired
+
+
+def memory_replace_source(*, user_id: uuid.UUID, old: uuid.UUID, new: uuid.UUID) -> int:
+    """Make the user's memories that cite message ``old`` cite ``new`` instead (a replaced
+    reply); returns how many rows changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE companion_memories"
+            " SET source_message_ids = array_replace(source_message_ids, %s, %s)"
+            " WHERE user_id = %s AND source_message_ids @> ARRAY[%s]::uuid[]",
+            [old, new, user_id, old],
+        )
+        return cursor.rowcount

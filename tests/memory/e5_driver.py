@@ -77,6 +77,7 @@ def recall(args: dict) -> dict:
         now=timezone.now(),
         profile=False,
         k_relationship=args.get("k", 20),
+        raw=True,  # rows written without a category: the embedding is what is compared
     )
     hits = [{"content": h.content, "similarity": h.similarity} for h in result.relationship]
     return {"hits": hits}

@@ -78,7 +78,7 @@ def test_a_fresh_database_at_384_dimensions_runs_chat_memory_and_recall(
             "messages": [
                 "I have a golden retriever called Biscuit.",
                 "I work night shifts as a nurse.",
-                "My pup chewed my slippers again.",
+                "My pup chewed my slippers again today, I'm so annoyed.",
             ],
         },
         url,
@@ -86,7 +86,8 @@ def test_a_fresh_database_at_384_dimensions_runs_chat_memory_and_recall(
     )
 
     assert all(turns["replies"])
-    # Every turn left its memories, embedded by the real model at 384 dimensions.
+    # The turns left their memories (facts about the user, a moment shared with the persona),
+    # embedded by the real model at 384 dimensions.
     memories = turns["memories"]
     assert {m["layer"] for m in memories} == {"profile", "relationship"}
     assert {m["dims"] for m in memories} == {E5_DIM}
@@ -127,6 +128,7 @@ def test_the_real_model_finds_the_paraphrase_the_hashed_embedder_misses(
         now=timezone.now(),
         profile=False,
         k_relationship=len(MEMORIES),
+        raw=True,
     ).relationship
 
     with capsys.disabled():

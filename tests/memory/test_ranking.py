@@ -61,6 +61,7 @@ def recall(session, text, vector=None, *, k=10, **ranking):
         profile=False,
         ranking=Ranking.from_settings(**ranking),
         k_relationship=k,
+        raw=True,  # the rows here are raw: the ranking is what these tests pin
     ).relationship
 
 

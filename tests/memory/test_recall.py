@@ -49,6 +49,8 @@ def put(session, content, seed, *, layer="profile", category=None, **extra):
 
 
 def recall(session, seed, **kwargs):
+    # Most rows here are raw (no category): the ranking is what these tests pin.
+    kwargs.setdefault("raw", True)
     return memory_recall(
         user_id=session.user_id,
         instance_id=session.instance_id,

@@ -71,8 +71,8 @@ def test_below_the_threshold_a_new_memory_is_added(session):
 @pytest.mark.django_db
 def test_the_threshold_is_a_setting(session, settings):
     settings.DEDUP_SIMILARITY = 0.9
-    memory_upsert_many([draft(session, "Lives in Lisbon", near(1, 2, 1.0))])
-    (write,) = memory_upsert_many([draft(session, "Lives near Lisbon", near(1, 2, 0.91))])
+    memory_upsert_many([draft(session, "Has a sister in Lyon", near(1, 2, 1.0))])
+    (write,) = memory_upsert_many([draft(session, "Has a sister near Lyon", near(1, 2, 0.91))])
     assert write.created is False
 
 
@@ -148,39 +148,42 @@ def _replied_turn(session, user_text, reply_text, *, at):
 
 
 @pytest.mark.django_db
-def test_a_repeated_turn_merges_into_the_memories_it_repeats(session):
+def test_a_repeated_turn_merges_into_the_memory_it_repeats(session):
     now = timezone.now()
-    embedder = FakeEmbedder({"I love green tea": 7, "User: I love green tea\nCompanion: Noted!": 8})
+    embedder = FakeEmbedder({"Likes green tea": 7})
     first, first_reply = _replied_turn(session, "I love green tea", "Noted!", at=now)
     second, second_reply = _replied_turn(
         session, "I love green tea", "Noted!", at=now + timedelta(minutes=5)
     )
-    assert len(memory_write_turn(user_message_id=first.id, embedder=embedder)) == 2
+    assert len(memory_write_turn(user_message_id=first.id, embedder=embedder)) == 1
     rows = memory_write_turn(user_message_id=second.id, embedder=embedder)
-    assert len(rows) == 2
-    assert CompanionMemory.objects.count() == 2
-    profile = CompanionMemory.objects.get(instance_id__isnull=True)
-    relationship = CompanionMemory.objects.get(instance_id=session.instance_id)
-    assert profile.source_message_ids == [first.id, second.id]
-    assert relationship.source_message_ids == [first.id, first_reply.id, second.id, second_reply.id]
+    assert len(rows) == 1
+    # A fact, not the line: one profile memory, no transcript row in either layer.
+    (profile,) = CompanionMemory.objects.all()
+    assert profile.instance_id is None
+    assert (profile.content, profile.category) == ("Likes green tea", "preference")
+    assert profile.source_message_ids == [first.id, first_reply.id, second.id, second_reply.id]
     assert profile.occurred_at == first.sent_at  # event time of the first mention stays
     # Idempotent: the task re-delivered writes nothing new.
     assert memory_write_turn(user_message_id=second.id, embedder=embedder) == []
-    assert CompanionMemory.objects.count() == 2
+    assert CompanionMemory.objects.count() == 1
 
 
 @pytest.mark.django_db
 def test_a_turn_repeating_another_sessions_memory_merges_across_sessions(session):
     other = ChatSession.objects.create(user_id=session.user_id, instance_id=uuid.uuid4())
-    embedder = FakeEmbedder({"I live in Porto": 9})
+    embedder = FakeEmbedder({"Lives in Porto": 9})
     now = timezone.now()
-    first, _ = _replied_turn(other, "I live in Porto", "Lovely.", at=now)
-    second, _ = _replied_turn(session, "I live in Porto", "Oh nice!", at=now + timedelta(days=1))
+    first, first_reply = _replied_turn(other, "I live in Porto", "Lovely.", at=now)
+    second, second_reply = _replied_turn(
+        session, "I live in Porto", "Oh nice!", at=now + timedelta(days=1)
+    )
     memory_write_turn(user_message_id=first.id, embedder=embedder)
     memory_write_turn(user_message_id=second.id, embedder=embedder)
     profile = CompanionMemory.objects.get(instance_id__isnull=True)
-    assert profile.source_message_ids == [first.id, second.id]
+    assert profile.content == "Lives in Porto" and profile.slot == "city"
+    assert profile.source_message_ids == [first.id, first_reply.id, second.id, second_reply.id]
     assert profile.session_id == other.id
-    # The relationship rows belong to different persona instances: two rows.
-    assert CompanionMemory.objects.filter(instance_id__isnull=False).count() == 2
+    # Nothing was shared worth a callback: no relationship rows.
+    assert not CompanionMemory.objects.filter(instance_id__isnull=False).exists()
     assert memory_write_turn(user_message_id=second.id, embedder=embedder) == []

@@ -30,11 +30,14 @@ Answers per ``request.task`` (each ``ChatResult(text=..., model="offline", offli
     1–3 English sentences, passed through ``clean_response``
     (:func:`~eros.llm.offline.composer.compose_reply`).
 ``insight_extraction``, prompt quoting an exchange
-    ``{"facts": [str, ...]}``: lowercase third-person facts such as ``"lives in Lisbon"``
-    (:func:`~eros.llm.offline.extraction.insight_facts`); the reply is not mined.
+    ``{"facts": [str, ...], "moment": str}``: lowercase third-person facts such as
+    ``"lives in Lisbon"`` (:func:`~eros.llm.offline.extraction.insight_facts`) and a moment
+    worth a callback or ``""`` (:func:`~eros.llm.offline.extraction.moment`); the reply is
+    not mined, and questions state nothing.
 ``insight_extraction``, prompt listing facts and the current profile
     The profile fields those facts fill, ``{}`` when none
-    (:func:`~eros.llm.offline.extraction.profile_fields`).
+    (:func:`~eros.llm.offline.extraction.profile_fields`), as a flat object. It judges no
+    remembered memory: the slot rules of ``memory.slots`` decide supersession instead.
 ``memory_extraction``
     ``{"memories": [{"content", "category", "source_message_ids"}]}``, at most 10, from
     the user's lines only (:func:`~eros.llm.offline.extraction.memories`).

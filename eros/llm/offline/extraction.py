@@ -67,10 +67,61 @@ _OCCUPATIONS = frozenset(
 )
 _OCCUPATION_SUFFIXES = ("ician", "ologist", "grapher", "eer")
 
-_PETS = (
-    r"guinea pig|dog|cat|puppy|kitten|rabbit|bunny|hamster|parrot|bird|fish|turtle|tortoise|"
-    r"horse|snake|lizard|ferret|rat|mouse|budgie"
-)
+#: Pet words and the species each one is (a puppy is a dog, a golden retriever too).
+PET_SPECIES: dict[str, str] = {
+    **{
+        w: w
+        for w in (
+            "dog cat rabbit hamster parrot bird fish turtle tortoise horse snake lizard ferret rat "
+            "mouse budgie"
+        ).split()
+    },
+    "guinea pig": "guinea pig",
+    "puppy": "dog",
+    "pup": "dog",
+    "kitten": "cat",
+    "bunny": "rabbit",
+    **{
+        breed: "dog"
+        for breed in (
+            "golden retriever",
+            "labrador retriever",
+            "retriever",
+            "labrador",
+            "labradoodle",
+            "beagle",
+            "poodle",
+            "husky",
+            "terrier",
+            "spaniel",
+            "collie",
+            "border collie",
+            "german shepherd",
+            "shepherd",
+            "bulldog",
+            "french bulldog",
+            "pug",
+            "dachshund",
+            "corgi",
+            "chihuahua",
+            "greyhound",
+            "whippet",
+            "cockapoo",
+            "schnauzer",
+            "rottweiler",
+            "dalmatian",
+            "shiba inu",
+            "doberman",
+            "great dane",
+            "pomeranian",
+            "maltese",
+            "shih tzu",
+        )
+    },
+    **{breed: "cat" for breed in ("maine coon", "siamese cat", "tabby", "ragdoll", "sphynx")},
+}
+# Longest first, so "golden retriever" wins over "retriever".
+_PETS = "|".join(re.escape(w) for w in sorted(PET_SPECIES, key=len, reverse=True))
 _RELATIONS = (
     r"best friend|friends|friend|boyfriend|girlfriend|husband|wife|partner|fiancée|fiancee|"
     r"fiancé|fiance|sister|brother|mom|mum|mother|dad|father|parents|son|daughter|kids|children|"
@@ -109,7 +160,8 @@ _WHEN = (
 _ADVERBS = frozenset("finally actually also just really".split())
 
 
-def _is_occupation(phrase: str) -> bool:
+def is_occupation(phrase: str) -> bool:
+    """Whether ``phrase`` names a job ("nurse", "software engineer"): its last word does."""
     words = phrase.lower().split()
     if not words:
         return False
@@ -133,7 +185,9 @@ def _verb_like(word: str) -> bool:
 class Match:
     """One thing the user said about themself: ``kind`` plus a short ``value``."""
 
-    kind: str  # name place job workplace like dislike pet age rhythm trait feeling event relation
+    # name place job workplace like dislike pet age status rhythm trait feeling event relation
+    # outcome
+    kind: str
     value: str
     start: int
     end: int
@@ -146,12 +200,21 @@ _PLACE_RES = [
     rx(rf"\bI(?:'m| am) (?:currently |now )?(?:living|based) in (?P<v>{PHRASE})"),
     rx(rf"\bI(?:'m| am) (?:originally )?from (?P<v>{PHRASE})"),
     rx(rf"\bI come from (?P<v>{PHRASE})"),
-    rx(rf"\bI(?:'ve| have)? (?:just |recently )?(?:moved|relocated) to (?P<v>{PHRASE})"),
+    rx(
+        rf"\b(?:I|we)(?:'ve| have)? (?:just |recently |finally |now )?(?:moved|relocated)"
+        rf" (?:house )?to (?P<v>{PHRASE})"
+    ),
 ]
 _JOB_EXPLICIT_RE = rx(
     rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? as (?P<art>an? )?(?P<v>{PHRASE})"
 )
-_JOB_IM_A_RE = rx(rf"\bI(?:'m| am) (?P<art>an? )(?P<v>{PHRASE})")
+_JOB_IM_A_RE = rx(rf"\bI(?:'m| am) (?:now |still |currently )?(?P<art>an? )(?P<v>{PHRASE})")
+_JOB_NEW_RE = rx(
+    r"\b(?:I(?:'ve| have)? (?:just |finally )?(?:got|started|landed|accepted|took) (?:a |my |the )?"
+    r"(?:new )?(?:job|position|role|gig) as|I(?:'ve| have)? (?:just |finally )?(?:became|been hired"
+    r" as|got hired as|started working as|started as)|my new job is)"
+    rf" (?P<art>an? )?(?P<v>{PHRASE})"
+)
 _JOB_MY_JOB_RE = rx(rf"\bmy job is (?:being )?(?P<art>an? )?(?P<v>{PHRASE})")
 _WORKPLACE_RE = rx(rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? (?:at|for) (?P<v>{PHRASE})")
 _LIKE_RES = [
@@ -169,11 +232,19 @@ _DISLIKE_RE = rx(
 )
 _PET_RES = [
     rx(
+        rf"\b(?:I|we) (?:just |finally )?renamed (?:my|our|the) (?P<extra>{_PETS})"
+        rf" (?:to )?(?P<v>{PHRASE})"
+    ),
+    rx(
+        rf"\b(?:I|we) (?:just |finally )?(?:got|adopted|have|rescued) an? (?:new )?(?:\w+ )??"
+        rf"(?P<extra>{_PETS})(?:,)? (?:called|named) (?P<v>{PHRASE})"
+    ),
+    rx(
         rf"\bmy (?P<extra>{_PETS})(?:'s name is|'s called| is called| is named| called| named)"
         rf" (?P<v>{PHRASE})"
     ),
     rx(
-        rf"\bI (?:have|got|adopted|have got)(?: got)? an? (?:\w+ )?(?P<extra>{_PETS})"
+        rf"\bI (?:have|got|adopted|have got)(?: got)? an? (?:\w+ )??(?P<extra>{_PETS})"
         rf" (?:called|named) (?P<v>{PHRASE})"
     ),
 ]
@@ -199,6 +270,23 @@ _NOT_NAMES = frozenset(
     welsh canadian australian dutch swedish norwegian danish finnish polish russian chinese
     japanese korean indian brazilian mexican greek turkish""".split()
 )
+_PARTNERS = r"boyfriend|girlfriend|partner|husband|wife|fiancée|fiancee|fiancé|fiance"
+_STATUS_RES = [
+    rx(
+        r"\bI(?:'m| am) (?:now |currently |still |officially |finally )?(?P<v>single|married|"
+        r"engaged|divorced|separated|widowed|in a relationship|seeing someone)\b"
+    ),
+    rx(r"\bI (?:just |finally |recently )?got (?P<v>married|engaged|divorced)\b"),
+    rx(r"\bI(?:'m| am) (?:now )?(?P<v>dating [A-Z][\w'-]{1,29})"),
+    rx(
+        r"\b(?:I|we) (?:just |finally |recently )?(?P<v>broke up)"
+        rf"(?: with (?:my |our )?(?P<who>{_PARTNERS}|[A-Z][\w'-]{{1,29}}))?"
+    ),
+    rx(
+        rf"\bI(?: now)? have an? (?:new )?(?P<v>{_PARTNERS})"
+        r"(?: (?:called|named) (?P<who>[A-Z][\w'-]{1,29}))?"
+    ),
+]
 _AGE_RES = [
     rx(r"\bI(?:'m| am) (?P<v>\d{1,3}) ?(?:(?:years?|yrs?) old|yo|y/o)\b"),
     rx(r"\bI(?: just)? turned (?P<v>\d{1,3})\b"),
@@ -229,8 +317,23 @@ _RELATION_OBJECT_RE = rx(
     rf"\bI (?P<verb>[A-Za-z']+) my (?P<extra>{_RELATIONS})\b(?P<v>[^.,!?;:\n]*)"
 )
 _RELATION_SUBJECT_RE = rx(rf"\bmy (?P<extra>{_RELATIONS})(?P<poss>'s)?\b(?P<v>{PHRASE})")
+# How something that was pending turned out ("the surgery went well", "I passed my exam").
+_OUTCOME_RE = rx(
+    r"\b(?P<s>(?:the|my|her|his|our|their) (?:[A-Za-z]+'s )?[A-Za-z]+(?: [A-Za-z]+)?)"
+    r" (?:(?:finally|actually|all) )?(?P<v>went (?:really |very |so |super )?(?:well|fine|great|ok|"
+    r"okay|badly|wrong|smoothly)|is over|was a success|was fine|got cancell?ed|was cancell?ed|"
+    r"got postponed|was postponed|is done|is fine now|is better now|got better|turned out fine)"
+)
+_OUTCOME_I_RE = rx(
+    r"\bI (?:finally |actually |just )?(?P<v>passed|aced|failed|finished|nailed|got through|"
+    r"survived|got) (?P<o>(?:my|the) [^.,!?;:\n]+)"
+)
 FEELING_WORD = rx(rf"(?:{_FEELINGS})\b")
 _QUOTED_NAME = re.compile(r"^[\"'“”]+|[\"'“”]+$")
+
+
+# A sentence that ends in a question mark (its span), sentences ending at . ! ? or a newline.
+_QUESTION = re.compile(r"[^.!?\n]*\?+")
 
 
 def extract(text: str) -> list[Match]:
@@ -250,6 +353,8 @@ def extract(text: str) -> list[Match]:
         add("job", _job_value(m, require_occupation=False), m)
     for m in _JOB_IM_A_RE.finditer(text):
         add("job", _job_value(m, require_occupation=True), m)
+    for m in _JOB_NEW_RE.finditer(text):
+        add("job", _job_value(m, require_occupation=False), m)
     for m in _JOB_MY_JOB_RE.finditer(text):
         add("job", _job_value(m, require_occupation=not m.group("art")), m)
     for m in _WORKPLACE_RE.finditer(text):
@@ -277,6 +382,10 @@ def extract(text: str) -> list[Match]:
     for m in _NAME_IM_RE.finditer(text):
         add("name", _name_value(m.group("v")), m)
 
+    for pattern in _STATUS_RES:
+        for m in pattern.finditer(text):
+            add("status", _status_value(m), m)
+
     for pattern in _AGE_RES:
         for m in pattern.finditer(text):
             if 1 <= int(m.group("v")) <= 120:
@@ -298,10 +407,20 @@ def extract(text: str) -> list[Match]:
         if m.group("reason"):
             reason = clip(m.group("reason"), CONJUNCTIONS, 6)
             if reason:
+                reason = swap_person(reason, THIRD_PERSON)
                 value = f"{feeling} {m.group('conn').lower()} {reason}"
         add("feeling", value, m, tense)
 
-    found.extend(_relations(text))
+    feelings = [m for m in found if m.kind == "feeling"]
+    # "worried about my mum's surgery" is one feeling, not also a relation.
+    found.extend(r for r in _relations(text) if not any(_overlaps(r, f) for f in feelings))
+    for m in _OUTCOME_RE.finditer(text):
+        subject = swap_person(m.group("s").strip(), THIRD_PERSON)
+        add("outcome", f"{subject} {m.group('v').lower()}", m)
+    for m in _OUTCOME_I_RE.finditer(text):
+        thing = clip(swap_person(m.group("o"), THIRD_PERSON), CONJUNCTIONS, 5)
+        if thing:
+            add("outcome", f"{m.group('v').lower()} {thing}", m)
     events = _events(text)
     # Events are the weakest reading: "I just turned 30" is an age, "Today I feel sad" a
     # feeling. Keep an event only where nothing more specific matched.
@@ -309,16 +428,38 @@ def extract(text: str) -> list[Match]:
         if not any(_overlaps(event, other) for other in found):
             found.append(event)
 
+    # A question states nothing ("Where do I live?", "Do you think I'm shy?").
+    questions = [q.span() for q in _QUESTION.finditer(text)]
+    found = [m for m in found if not any(a <= m.start < b for a, b in questions)]
     found.sort(key=lambda m: (m.start, m.end))
     return found
+
+
+def _status_value(m: re.Match[str]) -> str:
+    """The relationship status a match states, as a third-person predicate."""
+    value = m.group("v")
+    who = m.groupdict().get("who")
+    low = value.lower()
+    if low == "broke up":
+        if not who:
+            return "broke up with their partner"
+        return f"broke up with their {who.lower()}" if who.islower() else f"broke up with {who}"
+    if re.fullmatch(_PARTNERS, low):
+        return f"has a {low} called {who}" if who else f"has a {low}"
+    if low.startswith("dating "):
+        return "is dating " + value[7:]
+    return f"is {low}"
 
 
 def _name_value(word: str) -> str:
     """``word`` as a name ("sam" → "Sam"), or "" when it reads as something else."""
     word = word.strip("'-")
     lowered = word.lower()
-    if not word or lowered in _NOT_NAMES or re.fullmatch(_TRAITS, lowered) or re.fullmatch(
-        _FEELINGS, lowered
+    if (
+        not word
+        or lowered in _NOT_NAMES
+        or re.fullmatch(_TRAITS, lowered)
+        or re.fullmatch(_FEELINGS, lowered)
     ):
         return ""
     return word[0].upper() + word[1:]
@@ -332,7 +473,7 @@ def _job_value(m: re.Match[str], *, require_occupation: bool) -> str:
     value = clip(m.group("v"), _JOB_STOPS, 4)
     if value.lower().startswith("the "):
         value = value[4:]  # "I work as the head chef" → "head chef"
-    if not value or (require_occupation and not _is_occupation(value)):
+    if not value or (require_occupation and not is_occupation(value)):
         return ""
     if value.lower().split()[0] in _DETERMINERS or value.lower() in _VAGUE_OBJECTS:
         return ""
@@ -448,6 +589,26 @@ def insight_facts(user_message: str) -> list[str]:
     return list(dict.fromkeys(f for f in facts if f))
 
 
+#: Kinds of match that make a moment worth a callback (the rest are profile facts).
+_MOMENT_KINDS = ("feeling", "outcome", "event", "relation")
+
+
+def moment(user_message: str) -> str:
+    """A moment of this message worth bringing up later, third person, or ``""``.
+
+    The first feeling, outcome, event or relation the user shares, as ``"Shared: <memory>"``
+    (``"Shared: feels nervous about the interview (today)"``). Questions share nothing.
+    """
+    for match in extract(user_message):
+        if match.kind not in _MOMENT_KINDS:
+            continue
+        memory = _memory_of(match)
+        if memory is not None:
+            content = memory[0]
+            return "Shared: " + content[:1].lower() + content[1:]
+    return ""
+
+
 def memories(user_messages: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     """Long-term memories from the user's messages, given as ``(message_id, text)`` in order.
 
@@ -496,6 +657,8 @@ def _fact_text(m: Match) -> str | None:
         return f"has {with_article(m.extra)} called {m.value}"
     if m.kind == "age":
         return f"is {m.value} years old"
+    if m.kind == "status":
+        return m.value
     if m.kind == "rhythm":
         return f"is {with_article(m.value)}"
     if m.kind == "trait":
@@ -530,10 +693,12 @@ def _memory_of(m: Match) -> tuple[str, str] | None:
         verb = {"felt": "Felt", "was": "Felt", "'ve been": "Has been feeling"}
         verb |= {"have been": "Has been feeling"}
         return f"{verb.get(m.extra, 'Feels')} {m.value}", "emotion"
+    if m.kind == "outcome":
+        return capitalise(m.value), "event"
     if m.kind == "event":
         content = capitalise(m.value)
         return (f"{content} ({m.extra})" if m.extra else content), "event"
-    if m.kind == "relation":
+    if m.kind in ("relation", "status"):
         return capitalise(m.value), "relation"
     fact = _fact_text(m)
     return (capitalise(fact), "fact") if fact else None

@@ -18,7 +18,7 @@ from eros.llm.base import (
 )
 from eros.llm.offline.composer import compose_reply
 from eros.llm.offline.evaluation import evaluate
-from eros.llm.offline.extraction import insight_facts, memories, profile_fields
+from eros.llm.offline.extraction import insight_facts, memories, moment, profile_fields
 from eros.llm.offline.inputs import profile_update_of, transcript_of, turn_of, user_message_of
 
 MODEL_NAME = "offline"
@@ -77,7 +77,7 @@ def _insight(request: ChatRequest) -> dict[str, Any]:
     user_message = user_message_of(request)
     if user_message is not None:
         # Only the user's words are mined: the facts are about the user, not the companion.
-        return {"facts": insight_facts(user_message)}
+        return {"facts": insight_facts(user_message), "moment": moment(user_message)}
     raise _unanswerable(request, "neither an exchange nor facts in the prompt")
 
 

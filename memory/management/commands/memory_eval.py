@@ -336,6 +336,7 @@ class Command(BaseCommand):
                         k_per_category=k,
                         k_raw=k,
                         k_relationship=k,
+                        raw=True,
                     )
                     recall_ms = (time.perf_counter() - started) * 1000
                     full_ms.append(embed_ms + recall_ms)
