@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from companions.playground_apis import PlaygroundDreamApi
 from eros.playground import playground_view, root_view
 from eros.views import HealthApi
 
@@ -18,6 +19,11 @@ urlpatterns = [
     path("comp/", include("insights.urls")),
     path("v1/", include("companions.openai_urls")),
     path("playground/", playground_view, name="playground"),
+    path(
+        "playground/sessions/<uuid:session_id>/dream",
+        PlaygroundDreamApi.as_view(),
+        name="playground-dream",
+    ),
     path("", root_view, name="root"),
 ]
 

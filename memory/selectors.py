@@ -569,3 +569,16 @@ def memory_search(
     for item in items:
         item["layer"] = LAYER_PROFILE if item["instance_id"] is None else LAYER_RELATIONSHIP
     return items
+
+
+def memory_get_many(*, user_id: uuid.UUID, memory_ids: Sequence[uuid.UUID]) -> list[dict]:
+    """The live memories of ``user_id`` among ``memory_ids``, in that order: dicts of
+    :data:`MEMORY_FIELDS` plus ``layer``. Ids of other users' or deleted rows are skipped."""
+    rows = CompanionMemory.objects.filter(
+        user_id=user_id, id__in=list(memory_ids), deleted_at__isnull=True
+    ).values(*MEMORY_FIELDS)
+    found = {row["id"]: row for row in rows}
+    items = [found[i] for i in dict.fromkeys(memory_ids) if i in found]
+    for item in items:
+        item["layer"] = LAYER_PROFILE if item["instance_id"] is None else LAYER_RELATIONSHIP
+    return items

@@ -112,7 +112,8 @@ class DreamingOutcome:
     (answer without JSON; stamped), ``empty`` (no new messages; stamped), ``retry`` (provider
     or unexpected failure; claim released with backoff), ``given_up`` (failed
     ``DREAMING_MAX_ATTEMPTS`` times; stamped), ``lost_claim`` (another sweeper re-claimed the
-    session after this claim went stale; nothing written).
+    session after this claim went stale; nothing written). ``memory_ids``: the rows written or
+    merged into, each once, in the order of the candidates.
     """
 
     session_id: uuid.UUID
@@ -121,6 +122,7 @@ class DreamingOutcome:
     created: int = 0
     merged: int = 0
     attempts: int = 0
+    memory_ids: tuple[uuid.UUID, ...] = ()
 
 
 def _claim(now: datetime):
@@ -151,10 +153,11 @@ def _stamp(session_id, *, classified_at) -> None:
     )
 
 
-def _finish(session_id, *, claimed_at, classified_at, drafts=()) -> tuple[int, int] | None:
+def _finish(session_id, *, claimed_at, classified_at, drafts=()) -> tuple | None:
     """Write ``drafts`` and stamp the session in one transaction, if the claim still stands.
 
-    Returns (created, merged), or None when the claim was lost (nothing written).
+    Returns (created, merged, ids of the rows written or merged into), or None when the claim
+    was lost (nothing written).
     """
     with transaction.atomic():
         if not _still_ours(session_id, claimed_at):
@@ -162,7 +165,7 @@ def _finish(session_id, *, claimed_at, classified_at, drafts=()) -> tuple[int, i
         writes = memory_upsert_many(drafts) if drafts else []
         _stamp(session_id, classified_at=classified_at)
     created = sum(1 for w in writes if w.created)
-    return created, len(writes) - created
+    return created, len(writes) - created, tuple(dict.fromkeys(w.memory.id for w in writes))
 
 
 def _release(session_id, *, claimed_at, attempts, now, newest) -> str:
@@ -275,7 +278,14 @@ def _distil_claimed(claimed, *, now, chat_model, embedder) -> DreamingOutcome:
     if done is None:
         return DreamingOutcome(session_id, "lost_claim", len(messages))
     status = "unparsable" if distilled.candidates is None else "distilled"
-    return DreamingOutcome(session_id, status, len(messages), created=done[0], merged=done[1])
+    return DreamingOutcome(
+        session_id,
+        status,
+        len(messages),
+        created=done[0],
+        merged=done[1],
+        memory_ids=done[2],
+    )
 
 
 def dreaming_sweep(

@@ -242,6 +242,14 @@ def test_a_browser_chats_with_a_persona_through_the_streamed_playground(
         # The affinity panel shows the vector (the debug route is on in this server).
         browser.wait_for("document.getElementById('affinity-label').textContent.length > 0")
         browser.wait_for("document.getElementById('affinity-bars').children.length >= 6")
+        # Dream now: the chat is distilled at once; the panel shows what was remembered.
+        browser.evaluate("document.getElementById('dream').click()")
+        dreamt = browser.wait_for(
+            "(t => t.startsWith('Dreaming: distilled') && t)"
+            "(document.getElementById('dream-result').textContent)",
+            timeout=15,
+        )
+        assert "Lives in Lisbon" in dreamt
         png = browser.screenshot(screenshot)
         problems = browser.problems(allow_network=("/comp/affinity/", "/comp/user/", "/history"))
 
@@ -258,3 +266,5 @@ def test_a_browser_chats_with_a_persona_through_the_streamed_playground(
         reply_to_id=None  # the greeting
     )
     assert [r.content for r in replies] == [REPLY] * 3
+    session.refresh_from_db()
+    assert session.classified_at is not None

@@ -173,6 +173,8 @@
     $("message").placeholder = `Write to ${result.body.persona_name}…`;
     $("send").disabled = false;
     $("refresh").disabled = false;
+    $("dream").disabled = false;
+    $("dream-result").replaceChildren();
     $("message").focus();
     refreshPanels();
   });
@@ -409,6 +411,37 @@
   }
 
   $("refresh").addEventListener("click", refreshPanels);
+
+  // Dream now (development only): distil this chat at once, as dreaming would once it is idle.
+  $("dream").addEventListener("click", async () => {
+    if (!state.sessionId) return;
+    const box = $("dream-result");
+    $("dream").disabled = true;
+    box.textContent = "Dreaming…";
+    const result = await postJson(`/playground/sessions/${state.sessionId}/dream`, {});
+    $("dream").disabled = false;
+    if (!result.ok || !result.body) {
+      box.textContent = `Could not dream: ${problem(result)}`;
+      return;
+    }
+    const done = result.body;
+    const summary = document.createElement("p");
+    summary.textContent =
+      `Dreaming: ${done.status} · ${done.messages} message(s) → ` +
+      `${done.created} new, ${done.merged} merged`;
+    const list = document.createElement("ul");
+    for (const memory of done.memories) {
+      const item = document.createElement("li");
+      item.textContent = memory.content;
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = [memory.layer, memory.category].filter(Boolean).join(" · ");
+      item.append(tag);
+      list.append(item);
+    }
+    box.replaceChildren(summary, list);
+    loadMemories();
+  });
 
   // --- start -------------------------------------------------------------------------------
 

@@ -106,8 +106,27 @@ class Command(BaseCommand):
     help = "Evidence recall@k and latency of memory recall over a conversation file."
 
     def add_arguments(self, parser):
-        parser.add_argument("file", type=Path)
-        parser.add_argument("--k", type=int, default=10, help="memories retrieved per question")
+        parser.add_argument("file", type=Path, nargs="?", help="a conversation file")
+        parser.add_argument(
+            "--replay",
+            type=Path,
+            metavar="FILE",
+            help="instead, replay the scripted conversations of FILE through the chat pipeline, "
+            "post-process and dreaming, then score its questions against the turn's recall",
+        )
+        parser.add_argument(
+            "--k",
+            type=int,
+            default=None,
+            help="memories retrieved per question (default 10; with --replay, per recalled "
+            "list, default the turn's PROFILE_K_PER_CATEGORY, PROFILE_RAW_K, RELATIONSHIP_K)",
+        )
+        parser.add_argument(
+            "--memory-scope",
+            default=None,
+            help="with --replay: the memory_scope questions are recalled with (default: the "
+            "turn's default, neutral_and_relationship)",
+        )
         parser.add_argument(
             "--layer", choices=[LAYER_RELATIONSHIP, LAYER_PROFILE], default=LAYER_RELATIONSHIP
         )
@@ -153,11 +172,25 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, file, k, layer, mode, batch, keep, json_path, sweep, importance, **options
+        self,
+        *args,
+        file,
+        replay,
+        k,
+        layer,
+        mode,
+        batch,
+        keep,
+        json_path,
+        sweep,
+        importance,
+        memory_scope,
+        **options,
     ):
-        if k < 1 or batch < 1:
+        if (file is None) == (replay is None):
+            raise CommandError("give a conversation FILE or --replay FILE (one of them)")
+        if (k is not None and k < 1) or batch < 1:
             raise CommandError("--k and --batch must be at least 1")
-        data = self._load(file)
         overrides = {name: options[name] for name, _, _ in RANKING_OPTIONS}
         overrides = {name: value for name, value in overrides.items() if value is not None}
         if mode is not None:
@@ -169,6 +202,25 @@ class Command(BaseCommand):
             grid = [
                 self._ranking({**overrides, **dict(combo)}) for combo in itertools.product(*axes)
             ]
+        if replay is not None:
+            from memory.management.commands._replay import run_replay
+
+            run_replay(
+                self,
+                path=replay,
+                grid=grid,
+                sweep=bool(sweep),
+                k=k,
+                memory_scope=memory_scope,
+                keep=keep,
+                json_path=json_path,
+                verbosity=options.get("verbosity", 1),
+            )
+            return
+        if memory_scope is not None:
+            raise CommandError("--memory-scope goes with --replay")
+        k = k or 10
+        data = self._load(file)
         embedder = get_embedder()
         users: list[uuid.UUID] = []
         runs = []
