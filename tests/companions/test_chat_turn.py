@@ -68,19 +68,28 @@ def test_scripted_conversation_replays_with_memory_affinity_and_insights(
     assert {e.context["user_message_id"] for e in events} == {str(m.id) for m in users}
     assert {e.context["source"] for e in events} <= {"offline", "rules"}
 
-    # Two memory rows per turn: the exchange (relationship layer) and the user's words
-    # (profile layer), each with a 512-dim embedding and its source messages.
+    # Memories, not transcripts: the facts the turns stated (profile layer) and the moments
+    # shared with the persona (relationship layer), each with a 512-dim embedding and its
+    # source messages; no question, greeting or acknowledgement became a memory.
     memories = CompanionMemory.objects.filter(session=session)
-    assert memories.count() == 2 * len(turns)
-    relationship = memories.filter(instance_id=session.instance_id)
-    profile = memories.filter(instance_id__isnull=True)
-    assert relationship.count() == profile.count() == len(turns)
+    contents = set(memories.filter(instance_id__isnull=True).values_list("content", flat=True))
+    assert {
+        "Goes by Sam",
+        "Lives in Glasgow",
+        "Works as a pharmacist",
+        "Has a cat called Marmalade",
+        "Likes kayaking",
+    } <= contents
     message_ids = set(ChatMessage.objects.filter(session=session).values_list("id", flat=True))
+    said = {m.id: m.content for m in users}
     for memory in memories:
         assert len(memory.embedding) == 512
+        assert memory.category is not None
         assert memory.source_message_ids and set(memory.source_message_ids) <= message_ids
-    for memory in profile:
-        assert len(memory.source_message_ids) == 1
+        cited = [said[i] for i in memory.source_message_ids if i in said]
+        assert cited and not any(text.rstrip().endswith("?") for text in cited)
+        assert not any(memory.content == text for text in said.values())
+    assert memories.count() < len(turns)
 
     # A fact stated early is in the prompt assembled for the later question.
     chat_requests = [r for r in recording.requests if r.task == TASK_CHAT]

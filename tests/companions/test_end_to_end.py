@@ -3,7 +3,7 @@ an OpenAI-compatible model server, all on 127.0.0.1, against the test database.
 
 A scripted two-turn exchange goes in through the HTTP API; the worker's post-process must
 leave LLM-evaluated affinity events, schema-checked merged insights, the lead score and the
-turn's memory rows, all computed from the stub server's answers.
+turn's memories, all computed from the stub server's answers.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ FACTS = {
     "Porto": ["lives in Porto", "works as a nurse"],
     "surfing": ["likes surfing at dawn"],
 }
+# ... and the moment worth a callback it finds, if any.
+MOMENTS = {"surfing": "Shared the thrill of catching a dawn wave"}
 FIELDS = {
     "lives in Porto": {"city": "Porto", "favourite_city": "Porto"},
     "works as a nurse": {"occupation": "nurse", "salary": 3000},
@@ -76,9 +78,11 @@ def stub_answer(body: dict[str, Any]) -> str:
         turn = next(t for t in EXCHANGE if t["user"] in prompt)
         return "Here you go:\n" + json.dumps(turn["evaluation"])
     if model == "stub-insight":
-        if prompt.startswith("List new facts"):
-            facts = next(f for key, f in FACTS.items() if key in prompt)
-            return json.dumps({"facts": facts})
+        if "\nFacts:\n" not in prompt:
+            said = json.loads(re.search(r'^User: (".*")$', prompt, re.M).group(1))
+            facts = next(f for key, f in FACTS.items() if key in said)
+            moment = next((m for key, m in MOMENTS.items() if key in said), "")
+            return json.dumps({"facts": facts, "moment": moment})
         listed = re.findall(r"^- (.+)$", prompt.split("Current profile:")[0], re.M)
         fields: dict[str, Any] = {}
         for fact in listed:
@@ -203,18 +207,20 @@ def test_web_and_worker_post_process_a_scripted_exchange_with_a_real_model_serve
     assert insights.training_level == pytest.approx(0.2)
     assert session.lead_score == pytest.approx(2.0)
 
-    # Memory: per turn, the exchange (relationship layer) and the user's words (profile
-    # layer), embedded by the stub's embeddings endpoint, citing their messages.
+    # Memory: the facts each turn stated (profile layer) and the moment shared (relationship
+    # layer), embedded by the stub's embeddings endpoint, citing the turn's messages.
     memories = CompanionMemory.objects.filter(session=session)
-    for user in users:
-        reply = replies[user.id]
-        relationship = memories.get(
-            instance_id=session.instance_id, source_message_ids=[user.id, reply.id]
-        )
-        assert relationship.content == f"User: {user.content}\nJuno: {reply.content}"
-        profile = memories.get(instance_id__isnull=True, source_message_ids=[user.id])
-        assert profile.content == user.content
-        assert list(profile.embedding) == pytest.approx(local.embed(user.content), abs=1e-6)
+    expected = {
+        ("Lives in Porto", None): users[0],
+        ("Works as a nurse", None): users[0],
+        ("Likes surfing at dawn", None): users[1],
+        ("Shared the thrill of catching a dawn wave", session.instance_id): users[1],
+    }
+    assert {(m.content, m.instance_id) for m in memories} == set(expected)
+    for memory in memories:
+        user = expected[memory.content, memory.instance_id]
+        assert memory.source_message_ids == [user.id, replies[user.id].id]
+        assert list(memory.embedding) == pytest.approx(local.embed(memory.content), abs=1e-6)
 
     # The stub saw what a real provider would: the key, the routed models, 512-dim requests.
     chat_calls = stub.bodies("/v1/chat/completions")

@@ -20,7 +20,7 @@ def remember(session, content: str, seed: int, *, layer: str) -> CompanionMemory
         user_id=session.user_id,
         instance_id=session.instance_id if layer == LAYER_RELATIONSHIP else None,
         content=content,
-        category="fact" if layer == LAYER_PROFILE else None,
+        category="fact" if layer == LAYER_PROFILE else "event",
         embedding=unit_vector(seed),
     )
 

@@ -284,30 +284,26 @@ def test_the_scheduled_attempt_runs_through_the_django_q_scheduler(alice_session
     embedder = FakeEmbedder()
     settings.EROS_EMBEDDER = embedder
     embedder.fail_next()
-    tasks.post_process_part("memory", str(user_message.id), 1)
+    tasks.post_process_part("insight", str(user_message.id), 1)
     Schedule.objects.update(next_run=timezone.now() - timedelta(seconds=1))
 
     scheduler(broker=get_broker())  # django-q2 sync mode runs the task in-process
 
-    assert (
-        CompanionMemory.objects.filter(source_message_ids__contains=[user_message.id]).count() == 2
-    )
+    (memory,) = CompanionMemory.objects.filter(source_message_ids__contains=[user_message.id])
+    assert memory.content == "Likes hiking with their dog"
     assert not Schedule.objects.exists()  # a one-off schedule is removed once it ran
-    task = Task.objects.get(name=f"memory {user_message.id} #2")
-    assert task.success and task.args == ("memory", str(user_message.id), 2)
+    task = Task.objects.get(name=f"insight {user_message.id} #2")
+    assert task.success and task.args == ("insight", str(user_message.id), 2)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_one_failing_part_breaks_no_other(alice_session, settings, caplog):
-    """Memory hits a provider outage (retried later), insight a permanent error (given up);
-    affinity still completes and the insight part still refreshes the lead score."""
+    """Insight hits a permanent model error (given up); affinity still completes and the
+    insight part still refreshes the lead score; nothing half-written."""
     user_message = replied_turn(alice_session)
     CompanionInsights.objects.create(
         user_id=alice_session.user_id, insights={"city": "Porto"}, training_level=0.05
     )
-    embedder = FakeEmbedder()
-    embedder.fail_next()
-    settings.EROS_EMBEDDER = embedder
     settings.EROS_CHAT_MODEL = by_task(
         **{
             TASK_AFFINITY: '{"warmth": 0.1, "reason": "kind words"}',
@@ -316,7 +312,7 @@ def test_one_failing_part_breaks_no_other(alice_session, settings, caplog):
     )
 
     # Sync mode runs the parts in-process, so the insight error surfaces (and is skipped).
-    assert tasks.post_process_turn(str(user_message.id)) == 2
+    assert tasks.post_process_turn(str(user_message.id)) == 1
 
     event = CompanionAffinityEvent.objects.get(affinity__session=alice_session)
     assert event.context["source"] == "llm" and event.context["reason"] == "kind words"
@@ -326,14 +322,42 @@ def test_one_failing_part_breaks_no_other(alice_session, settings, caplog):
         "city": "Porto"
     }
     assert not CompanionMemory.objects.exists()
-    assert Schedule.objects.get().name == f"post-process memory {user_message.id} #2"
+    assert not Schedule.objects.exists()
     assert f"post-process insight for {user_message.id} failed on attempt 1, giving up" in (
         caplog.text
     )
     done = {t.name: t.result for t in Task.objects.filter(success=True)}
     assert done[f"affinity {user_message.id}"] == "llm"
     assert f"lead {user_message.id}" not in done  # the insight part writes the lead score
-    assert done[f"memory {user_message.id}"]["retry"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_embedding_outage_retries_the_insight_part_and_spares_affinity(alice_session, settings):
+    user_message = replied_turn(alice_session)
+    embedder = FakeEmbedder()
+    embedder.fail_next()
+    settings.EROS_EMBEDDER = embedder
+    settings.EROS_CHAT_MODEL = by_task(
+        **{
+            TASK_AFFINITY: '{"warmth": 0.1, "reason": "kind words"}',
+            TASK_INSIGHT: {
+                "facts": '{"facts": ["likes hiking"], "moment": ""}',
+                "structure": '{"profile": {"interests": ["hiking"]}}',
+            },
+        }
+    )
+
+    assert tasks.post_process_turn(str(user_message.id)) == 2
+
+    assert CompanionAffinityEvent.objects.filter(affinity__session=alice_session).exists()
+    # Nothing of the insight part was written: no stamp, no profile, no memory.
+    user_message.refresh_from_db()
+    assert user_message.extracted_facts is None
+    assert not CompanionInsights.objects.filter(user_id=alice_session.user_id).exists()
+    assert not CompanionMemory.objects.exists()
+    assert Schedule.objects.get().name == f"post-process insight {user_message.id} #2"
+    done = {t.name: t.result for t in Task.objects.filter(success=True)}
+    assert done[f"insight {user_message.id}"]["retry"] == 2
 
 
 @pytest.mark.django_db

@@ -198,13 +198,15 @@ def test_post_process_stays_once_per_user_message_across_regenerates(
         "city": "Porto",
         "interests": ["surfing"],
     }
-    memories = CompanionMemory.objects.filter(session=alice_session)
-    assert memories.count() == 2
-    exchange = memories.get(instance_id=alice_session.instance_id)
-    assert exchange.content == f"User: {USER_TEXT}\nIdris: Dawn patrol, then?"
-    assert exchange.source_message_ids == [user_message.id, uuid.UUID(last["message_id"])]
-    assert memories.get(instance_id=None).content == USER_TEXT
-    assert embedder.embedded_texts.count(exchange.content) == 1  # re-embedded once, for it
+    # The turn's memories are its facts, written once; they cite the reply that now stands.
+    memories = CompanionMemory.objects.filter(session=alice_session).order_by("content")
+    assert [(m.content, m.instance_id) for m in memories] == [
+        ("Likes surfing", None),
+        ("Lives in Porto", None),
+    ]
+    for memory in memories:
+        assert memory.source_message_ids == [user_message.id, uuid.UUID(last["message_id"])]
+    assert embedder.embedded_texts.count("Lives in Porto") == 1  # embedded once
 
 
 @pytest.mark.django_db(transaction=True)
@@ -222,12 +224,10 @@ def test_a_reply_regenerated_before_its_post_process_ran_is_post_processed_once_
 
     assert CompanionAffinityEvent.objects.filter(affinity__session=alice_session).count() == 1
     assert sum(r.task == TASK_INSIGHT for r in model.requests) == 2
-    exchange = CompanionMemory.objects.get(
-        session=alice_session, instance_id=alice_session.instance_id
-    )
-    assert exchange.content == f"User: {USER_TEXT}\nIdris: Surfing before work? Brave."
-    assert uuid.UUID(body["message_id"]) in exchange.source_message_ids
-    assert CompanionMemory.objects.filter(session=alice_session).count() == 2
+    memories = CompanionMemory.objects.filter(session=alice_session)
+    assert sorted(m.content for m in memories) == ["Likes surfing", "Lives in Porto"]
+    for memory in memories:
+        assert uuid.UUID(body["message_id"]) in memory.source_message_ids
 
 
 # --- nothing to regenerate, and other errors --------------------------------------------------

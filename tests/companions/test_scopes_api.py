@@ -27,7 +27,12 @@ def _scripted(request) -> str:
         return json.dumps({**EVALUATION, "reason": "kind words"})
     if request.task == TASK_INSIGHT:
         if insight_step(request) == "facts":
-            return json.dumps({"facts": ["lives in Lisbon", "values loyalty"]})
+            return json.dumps(
+                {
+                    "facts": ["lives in Lisbon", "values loyalty"],
+                    "moment": "Told the story of learning to sail with their grandfather",
+                }
+            )
         return json.dumps({"city": "Lisbon", "love_values": "loyalty", "interests": ["sailing"]})
     return "{}"
 
@@ -204,5 +209,5 @@ def test_post_process_writes_are_the_same_under_any_scope(
     assert state == _state_of(bob, sessions[bob])
     # ... and the writes are real: the evaluator's deltas, both memory layers, merged insights.
     assert state["events"] == [("message", {**EVALUATION, "patience": 0.0}, "llm", "kind words")]
-    assert [layer for layer, *_ in state["memories"]] == [False, True]
+    assert [layer for layer, *_ in state["memories"]] == [False, True, True]
     assert state["insights"]["city"] == "Lisbon" and state["insights"]["love_values"] == "loyalty"

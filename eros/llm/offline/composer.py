@@ -373,6 +373,7 @@ def _memory_as_you(memory: str) -> tuple[str, bool]:
     Returns (text, is_clause): a clause fits "You told me {m}"; anything else is quoted.
     """
     text = rust_trim(normalise(_said(memory)))
+    text = _SHARED.sub("", text)  # a moment: "Shared: feels nervous…" → "feels nervous…"
     if _is_question(text):
         return "", False
     text = _first_sentence(text).rstrip(".!?")
@@ -402,6 +403,7 @@ _LEAD_VERBS = frozenset(
     is has lives works likes loves enjoys adores hates dislikes feels misses wants needs
     prefers plays studies owns keeps goes does doesn't isn't can't can will would speaks reads
     writes watches cooks runs wishes thinks knows believes hopes dreams cares worries lost
+    teaches takes walks carries sleeps eats drinks grew
     """.split()
 )
 
@@ -410,6 +412,7 @@ _ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr prof vs etc e.g i.e".split())
 _SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z\"“])")
 
 
+_SHARED = re.compile(r"^Shared(?: with [^:\n]{1,40})?:\s*", re.IGNORECASE)
 _EXCHANGE_USER_LINE = re.compile(r"^User:\s*(?P<said>[^\n]*)")
 
 
