@@ -46,7 +46,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         "name",
         re.compile(rf"^(?:goes by|is called|prefers to be called|likes to be called) {_VALUE}"),
     ),
-    ("name", re.compile(rf"^(?:'s |s )?name is {_VALUE}")),
+    ("name", re.compile(rf"^(?:'s |s |their |his |her )?name is {_VALUE}")),
     (
         "pet",
         re.compile(
@@ -57,8 +57,8 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         "pet",
         re.compile(
-            rf"^(?:their|his|her|the) (?:new )?(?P<s>{_PETS})(?:'s name)? is (?:now )?"
-            rf"(?:called |named )?{_VALUE}"
+            rf"^(?:their|his|her|the) (?:new )?(?P<s>{_PETS})(?:'s name is(?: now)?|'s called|"
+            rf" is (?:now )?(?:called|named)) {_VALUE}"
         ),
     ),
     (
@@ -84,6 +84,13 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         "workplace",
         re.compile(rf"^(?:now |currently |still )?(?:works|is working) (?:at|for) {_VALUE}"),
     ),
+    (
+        "workplace",
+        re.compile(
+            rf"^(?:just |finally )?(?P<v>(?:quit|left|resigned from|got fired from|was laid off "
+            rf"from) (?:their job (?:at |as )?)?(?:the |their )?[^.,;!?()]+?){_END}"
+        ),
+    ),
     ("age", re.compile(r"^(?:is|just turned|turned) (?P<v>\d{1,3})(?: years old)?\b")),
     (
         "relationship_status",
@@ -96,13 +103,38 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 _IS_A = next(i for i, (_, p) in enumerate(_RULES) if p.pattern.startswith("^is an? "))
+# A thing named: "renamed their boat Wanderer", "calling their kitten Pepper".
+_NAMING = re.compile(
+    r"\b(?:called|calling|call|named|naming|renamed|renaming) (?:their|the|his|her) "
+    r"(?:[a-z]+ ){0,2}?(?P<s>[a-z]+) (?:to )?(?P<v>[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)"
+)
+# A plan under way ("training for a half marathon in April"): what a later outcome settles.
+_PLAN = re.compile(
+    r"\b(?:training for|preparing for|getting ready for|signed up for|planning|booked) "
+    r"(?P<v>[^.,;!?()]+)",
+    re.IGNORECASE,
+)
 _CONCERN_RE = re.compile(
     r"\b(?:worried|anxious|nervous|scared|afraid|stressed|stressed out|concerned|upset|"
     r"freaking out) (?:about|over|because of|for) (?P<v>[^.,;!?()]+)",
     re.IGNORECASE,
 )
+_WORRY = re.compile(
+    r"\b(?:worried|worrying|anxious|nervous|scared|afraid|stressed|dreading|terrified|"
+    r"panicking|on edge)\b",
+    re.IGNORECASE,
+)
+# A coming event: "<the/my/their …> <noun> is next Thursday / tomorrow / on Friday".
+_PENDING = re.compile(
+    r"\b(?:the|my|their|his|her|our) (?P<v>(?:[\w']+ ){0,2}[\w']+) (?:is|are) (?:on |this |"
+    r"next |coming |in )?(?:tomorrow|tonight|monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday|week|weekend|month|\w+day)\b",
+    re.IGNORECASE,
+)
 _TIME_TAIL = re.compile(
-    r"\s+(?:today|tomorrow|tonight|yesterday|next \w+|this \w+|on \w+day|in \w+ \w+)$",
+    r"\s+(?:today|tomorrow|tonight|yesterday|next \w+|this \w+|on \w+day|in \w+ \w+|in "
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|spring|summer|autumn|fall|winter))$",
     re.IGNORECASE,
 )
 _FILLER = frozenset(
@@ -159,6 +191,11 @@ def slot_of(content: str) -> Slot | None:
             species = m.group("s").lower()
             key = f"pet:{PET_SPECIES.get(species, species)}"
         return Slot(key, value)
+    naming = _NAMING.search(" ".join(content.split()))
+    if naming:
+        thing = naming.group("s").lower()
+        key = f"pet:{PET_SPECIES[thing]}" if thing in PET_SPECIES else f"name:{thing}"
+        return Slot(key, _norm(naming.group("v")))
     concern = concern_subject(content)
     if concern:
         return Slot(CONCERN + concern, _norm(content))
@@ -176,10 +213,16 @@ def slot_value(key: str, content: str) -> str:
 
 def concern_subject(content: str) -> str | None:
     """The subject word of a worry in ``content`` ("nervous about the job interview" →
-    ``interview``): the last content word of what the worry is about, time words dropped."""
-    m = _CONCERN_RE.search(content)
+    ``interview``): the last content word of what the worry is about, time words dropped;
+    or, for a worry beside a coming event ("the surgery is next Thursday and I'm a nervous
+    wreck"), that event's word."""
+    m = _CONCERN_RE.search(content) or _PLAN.search(content)
     if not m:
-        return None
+        if not _WORRY.search(content):
+            return None
+        m = _PENDING.search(content)
+        if not m:
+            return None
     about = _TIME_TAIL.sub("", m.group("v").strip())
     words = [w.lower() for w in _WORD.findall(about) if w.lower() not in _FILLER]
     words = [w[:-2] if w.endswith("'s") else w for w in words]

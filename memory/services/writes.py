@@ -8,9 +8,10 @@ Every draft is written in one of three ways, decided in this order:
    draft becomes a new row; the old one keeps its text and gains ``valid_to`` (the draft's
    event time, when it stopped being true) and ``superseded_by``. Event time decides which is
    newer: a draft older than the memory it would replace is stored already superseded by it.
-2. **Merge.** The draft repeats a current memory: the same slot value, or cosine similarity ≥
-   ``DEDUP_SIMILARITY`` (default 0.92) to a current memory of the same user, layer (and
-   persona instance, for the relationship layer), category and slot. That memory is updated
+2. **Merge.** The draft repeats a current memory: cosine similarity ≥ ``DEDUP_SIMILARITY``
+   (default 0.92) to a current memory of the same user, layer (and persona instance, for the
+   relationship layer), category and slot. (Two memories of one slot and value agree; both
+   stay unless they are near-twins.) That memory is updated
    (content, embedding, sources union, ``updated_at``) instead of adding a row.
 3. **Add** a row.
 
@@ -200,20 +201,18 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
             key = slot[0] if slot else None
             current = _current(draft.user_id, draft.instance_id)
             # Rows this draft replaces: its slot's other values, and the one a model named.
+            # A row of the same slot and value agrees with it (merged only if a near-twin).
             replaced: list[CompanionMemory] = []
-            same: CompanionMemory | None = None
             if key is not None:
                 for row in current.filter(slot=key).select_for_update(of=("self",)):
-                    if slot_value(key, row.content) == slot[1] and same is None:
-                        same = row
-                    else:
+                    if slot_value(key, row.content) != slot[1]:
                         replaced.append(row)
-            if draft.supersedes is not None and same is None:
+            if draft.supersedes is not None:
                 named = current.filter(id=draft.supersedes).select_for_update(of=("self",)).first()
                 if named is not None and all(r.id != named.id for r in replaced):
                     replaced.append(named)
-            twin = same
-            if twin is None and not replaced:
+            twin = None
+            if not replaced:
                 twin = memory_find_twin(
                     user_id=draft.user_id,
                     instance_id=draft.instance_id,

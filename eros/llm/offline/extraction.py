@@ -52,6 +52,7 @@ _VAGUE_OBJECTS = frozenset("myself me it this that them you a living".split())
 
 _OCCUPATIONS = frozenset(
     """
+    apprentice trainee
     accountant actor actress analyst architect artist assistant baker barber barista bartender
     biologist butcher carpenter cashier chef chemist cleaner clerk coach consultant cook
     counselor counsellor dancer dentist designer developer doctor driver economist editor
@@ -237,7 +238,7 @@ _PET_RES = [
     ),
     rx(
         rf"\b(?:I|we) (?:just |finally )?(?:got|adopted|have|rescued) an? (?:new )?(?:\w+ )??"
-        rf"(?P<extra>{_PETS})(?:,)? (?:called|named) (?P<v>{PHRASE})"
+        rf"(?P<extra>{_PETS})\b[^.!?;:\n]{{0,40}}? (?:called|named) (?P<v>{PHRASE})"
     ),
     rx(
         rf"\bmy (?P<extra>{_PETS})(?:'s name is|'s called| is called| is named| called| named)"
@@ -261,7 +262,7 @@ _NAME_RES = [
 ]
 _NAME_IM_RE = re.compile(
     r"(?:^|[.!?,]\s*|\b(?:hi|hey|hello|hiya)\b[,!.]?\s*)[Ii](?:'m| am|m) (?P<v>[A-Z][a-z'-]{1,29})"
-    r"(?=\s*(?:[.,!?;]|$|\band\b|\bhere\b))"
+    r"(?=\s*(?:[.,!?;]|$|\band\b|\bhere\b|\bbtw\b|\bby the way\b|\blol\b|\bfrom\b))"
 )
 _NOT_NAMES = frozenset(
     """fine good okay ok back here sorry tired home done ready sure new not just so very also
@@ -322,7 +323,8 @@ _OUTCOME_RE = rx(
     r"\b(?P<s>(?:the|my|her|his|our|their) (?:[A-Za-z]+'s )?[A-Za-z]+(?: [A-Za-z]+)?)"
     r" (?:(?:finally|actually|all) )?(?P<v>went (?:really |very |so |super )?(?:well|fine|great|ok|"
     r"okay|badly|wrong|smoothly)|is over|was a success|was fine|got cancell?ed|was cancell?ed|"
-    r"got postponed|was postponed|is done|is fine now|is better now|got better|turned out fine)"
+    r"got postponed|was postponed|is done|is fine now|is better now|got better|turned out fine|"
+    r"didn't happen|did not happen|was called off|got called off|fell through)"
 )
 _OUTCOME_I_RE = rx(
     r"\bI (?:finally |actually |just )?(?P<v>passed|aced|failed|finished|nailed|got through|"
@@ -612,32 +614,205 @@ def moment(user_message: str) -> str:
 def memories(user_messages: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     """Long-term memories from the user's messages, given as ``(message_id, text)`` in order.
 
-    Returns at most :data:`MAX_MEMORIES` dicts ``{"content", "category",
-    "source_message_ids"}`` in order of appearance; identical contents (case-insensitive) are
-    merged and cite every source. Categories: ``fact`` (lives/works/age/pet/life rhythm),
-    ``preference`` (love/like/enjoy/hate…), ``event`` ("today I…", "I just…", "I went …
-    yesterday"), ``emotion`` (feelings, personality traits), ``relation`` ("my sister…",
-    "I miss my mom"). Content is third person without a subject, e.g. ``"Lives in Lisbon"``.
+    Returns at most :data:`MAX_MEMORIES` dicts ``{"content", "category", "importance",
+    "source_message_ids"}``; identical contents (case-insensitive) are merged and cite every
+    source. Two readings, both third person without a subject:
+
+    * what the patterns recognise (:func:`extract`): ``fact`` (lives/works/age/pet/life
+      rhythm), ``preference`` (love/like/enjoy/hate…), ``event`` ("today I…", "I just…",
+      how something turned out), ``emotion`` (feelings, personality traits), ``relation``
+      ("my sister…", relationship status) — e.g. ``"Lives in Lisbon"``;
+    * every other informative statement the user made (:func:`statements`): a sentence that
+      is no question, greeting, thanks or acknowledgement, with a pronoun that starts it
+      resolved to what the user last spoke of ("she's grey" after "we adopted a kitten" →
+      "Their kitten is grey"), categorised by its cues.
+
+    When there are more than ten, the recognised ones and then the most important
+    statements (``memory.importance``-like cues: life words, names, numbers) are kept, in
+    order of appearance.
     """
     found: dict[str, dict[str, Any]] = {}
+    order = 0
+    subject = ""
     for message_id, text in user_messages:
+        candidates: list[tuple[str, str, int]] = []  # (content, category, rank: 0 = pattern)
         for match in extract(text):
             memory = _memory_of(match)
-            if memory is None:
-                continue
-            content, category = memory
+            if memory is not None:
+                candidates.append((*memory, 0))
+        said, subject = statements(text, subject)
+        candidates.extend((content, category, 1) for content, category in said)
+        for content, category, rank in candidates:
             key = content.casefold()
             if key in found:
                 sources = found[key]["source_message_ids"]
                 if message_id not in sources:
                     sources.append(message_id)
-            elif len(found) < MAX_MEMORIES:
-                found[key] = {
-                    "content": content,
-                    "category": category,
-                    "source_message_ids": [message_id],
-                }
-    return list(found.values())
+                continue
+            order += 1
+            found[key] = {
+                "content": content,
+                "category": category,
+                "source_message_ids": [message_id],
+                "_rank": (rank, -_informative(content), order),
+            }
+    kept = sorted(found.values(), key=lambda m: m["_rank"])[:MAX_MEMORIES]
+    kept.sort(key=lambda m: m["_rank"][2])
+    return [{k: v for k, v in m.items() if k != "_rank"} for m in kept]
+
+
+# --- statements: what the patterns do not recognise, kept as the user said it (third person)
+
+_SENTENCE = re.compile(r"[^.!?;\n]+[.!?;]*")
+_GREETING_OR_ACK = re.compile(
+    r"^\W*(?:hi|hey|hello|hiya|morning|good (?:morning|night|evening)|gn|night|bye|ok(?:ay)?|"
+    r"k+|yes|yeah|yep|nope|no|sure|thanks?(?: you)?(?: so much)?|thx|ty|lol|haha+|hehe|hm+|"
+    r"cool(?: cool)?|nice|great|wow|omg|same|right|true|fair|aw+|oh|ah|ugh|whatever|sorry|"
+    r"anyway|so|well|back again|i see|got it|fine|fair enough|ok fair|ok goodnight|"
+    r"talk (?:tomorrow|soon|later)|see you|you too|me too|i know|guess what|big news|"
+    r"so small update|small update|update|btw|honestly|lol)\b(?:[\s]*[,.!:;-]+[\s]*|\s*$)",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = frozenset("i i'm i've i'd i'll my me mine myself we we're we've our us".split())
+_YOU = frozenset("you you're your yours yourself u ur".split())
+# "it" is left alone: it is more often the situation than the pet ("it's nice but…").
+_PRONOUN_START = re.compile(r"^(?P<p>she|he|they)(?P<c>'s| is| was|'ll| will| has)?\b", re.I)
+_SUBJECT_NOUN = re.compile(
+    rf"\b(?:my|our|a|an|the) (?:new |old |little |rescue |baby )?(?P<n>{_PETS}|{_RELATIONS})\b",
+    re.IGNORECASE,
+)
+_TIME_CUES = re.compile(
+    rf"\b(?:{_WHEN}|tomorrow|next \w+|last \w+|ago|on \w+day|all (?:day|week|weekend)|"
+    r"this week|weekend)\b",
+    re.I,
+)
+_RELATION_CUES = re.compile(rf"\b(?:{_RELATIONS}|{_PETS})\b", re.I)
+_LIKE_CUES = re.compile(r"\b(?:love|loves|like|likes|enjoy|enjoys|favou?rite|hate|hates)\b", re.I)
+_LIFE_CUES = re.compile(
+    r"\b(?:work|job|live|moved|school|study|studied|born|allergic|vegetarian|vegan|married|"
+    r"engaged|birthday|name|called|years|project|degree|teach|carry|always|never)\w*",
+    re.IGNORECASE,
+)
+
+
+def _informative(content: str) -> int:
+    """How much a statement says, for choosing among many: life cues, names, numbers."""
+    words = content.split()
+    score = 2 * bool(_LIFE_CUES.search(content)) + bool(re.search(r"\d", content))
+    score += sum(1 for w in words[1:] if w[:1].isupper())
+    return score + min(len(words), 12) // 4
+
+
+# Something the user got or made ("bought an old sailing boat together" → "boat"): what a
+# later "called it …" names.
+_THING = re.compile(
+    r"\b(?:bought|got|built|made|found|own|adopted|rescued|planted|inherited)\s+"
+    r"(?:a|an|the|my|our|two|a new|an old)\s+(?:[a-z]+\s+){0,3}?(?P<n>[a-z]+)"
+    r"(?=\s*(?:together|$|[,.!;]|\band\b|\bfor\b|\bfrom\b|\bwith\b|\bcalled\b|\bnamed\b))",
+    re.IGNORECASE,
+)
+# A naming with a pronoun for what is named ("renamed it Wanderer", "calling her Pepper").
+_NAMING = re.compile(
+    r"\b(?P<verb>called|calling|call|named|naming|renamed|renaming)\s+(?P<p>it|her|him)\s+"
+    r"(?=(?:to\s+)?[A-Z])",
+)
+
+
+def _resolve_naming(sentence: str, thing: str, being: str) -> str:
+    """``"renamed it Wanderer"`` → ``"renamed their boat Wanderer"``: "it" is the last thing
+    the user got, "her"/"him" the last pet or person they spoke of; unknown ones stay."""
+
+    def swap(m: re.Match[str]) -> str:
+        named = thing if m.group("p").lower() == "it" else being
+        return f"{m.group('verb')} {named} " if named else m.group(0)
+
+    return _NAMING.sub(swap, sentence)
+
+
+def statements(text: str, subject: str = "") -> tuple[list[tuple[str, str]], str]:
+    """The informative statements of one message as ``(content, category)``, and what the
+    user last spoke of (``"their kitten|their boat"``: the last pet or person, the last thing
+    they got), carried to the next message.
+
+    A sentence is skipped when it is a question, a greeting, thanks or an acknowledgement,
+    shorter than four words, or about the companion rather than the user (it says "you" and
+    nothing in the first person). A leading ``I`` goes (``"I teach maths"`` → ``"Teaches
+    maths"``), other first-person words become third person, a leading she/he/they is
+    replaced by the last pet or person, and the pronoun of a naming by what it names
+    (``"renamed it Wanderer"`` → ``"renamed their boat Wanderer"``).
+    """
+    out: list[tuple[str, str]] = []
+    being, _, thing = subject.partition("|")
+    for raw in _SENTENCE.findall(normalise(text)):
+        sentence = " ".join(raw.split())
+        sentence = _resolve_naming(sentence, thing, being)
+        got = _THING.search(sentence)
+        if got and got.group("n").lower() not in _VAGUE_OBJECTS:
+            thing = "their " + got.group("n").lower()
+        named = _SUBJECT_NOUN.search(sentence)
+        if sentence.endswith("?") or not sentence:
+            if named:
+                being = "their " + named.group("n").lower()
+            continue
+        body = _GREETING_OR_ACK.sub("", sentence).strip(" ,.!;:-")
+        words = [bare(w) for w in body.split()]
+        content_words = [w for w in words if len(w) >= 4 and w not in STOPWORDS]
+        if len(words) < 4 or len(content_words) < 2:
+            if named:
+                being = "their " + named.group("n").lower()
+            continue
+        if set(words) & _YOU and not set(words) & _FIRST_PERSON:
+            continue  # about the companion
+        content = _third_person_statement(body, being)
+        if named:
+            being = "their " + named.group("n").lower()
+        if content:
+            out.append((content, _statement_category(content)))
+    return out, f"{being}|{thing}"
+
+
+def _third_person_statement(body: str, subject: str) -> str:
+    words = body.rstrip(".!;").split()
+    first = words[0].lower()
+    if first in {"i", "i'm", "i've", "i'd", "i'll", "im"}:
+        lead = {"i'm": "is", "im": "is", "i've": "has", "i'd": "would", "i'll": "will"}
+        if first == "i":
+            rest = words[1:]
+            if not rest:
+                return ""
+            verb = rest[0]
+            head = verb.lower() if verb.lower() in _ADVERBS else third_person_verb(verb)
+            if verb.lower() in _ADVERBS and len(rest) > 1:
+                rest = [verb.lower(), third_person_verb(rest[1]), *rest[2:]]
+            else:
+                rest = [head, *rest[1:]]
+            words = rest
+        else:
+            words = [lead[first], *words[1:]]
+    else:
+        m = _PRONOUN_START.match(" ".join(words))
+        if m and subject:
+            link = {"'s": "is", " is": "is", " was": "was", "'ll": "will", " will": "will"}
+            link |= {" has": "has"}
+            verb = link.get((m.group("c") or "").lower(), "")
+            rest = " ".join(words)[m.end() :].strip()
+            words = [subject, *([verb] if verb else []), *rest.split()]
+    text = swap_person(" ".join(words), THIRD_PERSON)
+    text = re.sub(r"\bwe\b", "they", text, flags=re.IGNORECASE)
+    text = re.sub(r"\bour\b", "their", text, flags=re.IGNORECASE)
+    return capitalise(text)
+
+
+def _statement_category(content: str) -> str:
+    if FEELING_WORD.search(content) and not _LIFE_CUES.search(content):
+        return "emotion"
+    if _LIKE_CUES.search(content):
+        return "preference"
+    if _TIME_CUES.search(content):
+        return "event"
+    if _RELATION_CUES.search(content):
+        return "relation"
+    return "fact"
 
 
 def _fact_text(m: Match) -> str | None:
@@ -700,6 +875,13 @@ def _memory_of(m: Match) -> tuple[str, str] | None:
         return (f"{content} ({m.extra})" if m.extra else content), "event"
     if m.kind in ("relation", "status"):
         return capitalise(m.value), "relation"
+    if m.kind == "name":
+        return f"Their name is {m.value}", "fact"
+    if m.kind == "pet":
+        # Named by species, so "my dog's name" finds the puppy ("Their dog is called Bramble").
+        species = PET_SPECIES.get(m.extra, m.extra)
+        young = f" (a {m.extra})" if species != m.extra else ""
+        return f"Their {species} is called {m.value}{young}", "fact"
     fact = _fact_text(m)
     return (capitalise(fact), "fact") if fact else None
 
