@@ -35,5 +35,5 @@ def test_a_state_a_nationality_or_a_job_is_not_a_name(message):
 
 def test_dreaming_keeps_the_name_as_a_profile_fact():
     assert memories([("m1", "Hi, I'm Sam.")]) == [
-        {"content": "Goes by Sam", "category": "fact", "source_message_ids": ["m1"]}
+        {"content": "Their name is Sam", "category": "fact", "source_message_ids": ["m1"]}
     ]

@@ -636,11 +636,13 @@ def memories(user_messages: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     subject = ""
     for message_id, text in user_messages:
         candidates: list[tuple[str, str, int]] = []  # (content, category, rank: 0 = pattern)
-        for match in extract(text):
+        matches = extract(text)
+        for match in matches:
             memory = _memory_of(match)
             if memory is not None:
                 candidates.append((*memory, 0))
-        said, subject = statements(text, subject)
+        covered = [content for content, _, _ in candidates]
+        said, subject = statements(text, subject, covered=covered)
         candidates.extend((content, category, 1) for content, category in said)
         for content, category, rank in candidates:
             key = content.casefold()
@@ -729,12 +731,26 @@ def _resolve_naming(sentence: str, thing: str, being: str) -> str:
     return _NAMING.sub(swap, sentence)
 
 
-def statements(text: str, subject: str = "") -> tuple[list[tuple[str, str]], str]:
+def _stems(text: str) -> set[str]:
+    """Content words of ``text`` cut to 4 letters ("loves" and "love" agree)."""
+    words = (bare(w).strip(",.!?;:") for w in text.split())
+    return {w[:4] for w in words if len(w) >= 4 and w not in STOPWORDS and w not in _FILLERS}
+
+
+# Words that add nothing a memory needs ("I love hiking, honestly").
+_FILLERS = frozenset("honestly really actually basically literally totally pretty kinda".split())
+
+
+def statements(
+    text: str, subject: str = "", *, covered: Sequence[str] = ()
+) -> tuple[list[tuple[str, str]], str]:
     """The informative statements of one message as ``(content, category)``, and what the
     user last spoke of (``"their kitten|their boat"``: the last pet or person, the last thing
     they got), carried to the next message.
 
-    A sentence is skipped when it is a question, a greeting, thanks or an acknowledgement,
+    A sentence is skipped when the pattern memories of the message (``covered``) hold all
+    its content words, when it
+    is a question, a greeting, thanks or an acknowledgement,
     shorter than four words, or about the companion rather than the user (it says "you" and
     nothing in the first person). A leading ``I`` goes (``"I teach maths"`` → ``"Teaches
     maths"``), other first-person words become third person, a leading she/he/they is
@@ -743,8 +759,13 @@ def statements(text: str, subject: str = "") -> tuple[list[tuple[str, str]], str
     """
     out: list[tuple[str, str]] = []
     being, _, thing = subject.partition("|")
-    for raw in _SENTENCE.findall(normalise(text)):
-        sentence = " ".join(raw.split())
+    covered_stems = set().union(*(_stems(c) for c in covered)) if covered else set()
+    for found in _SENTENCE.finditer(normalise(text)):
+        sentence = " ".join(found.group(0).split())
+        # What the patterns already read is not said twice: a sentence whose content words
+        # all appear in the pattern memories of this message (``covered``) is skipped.
+        if covered and _stems(sentence) <= covered_stems:
+            continue
         sentence = _resolve_naming(sentence, thing, being)
         got = _THING.search(sentence)
         if got and got.group("n").lower() not in _VAGUE_OBJECTS:
