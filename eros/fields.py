@@ -15,6 +15,7 @@ import uuid
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 #: Whitespace as ECMA-262 (and so JSON Schema ``pattern``) defines ``\\s``, spelled out so that
 #: the blank check here and the patterns in the OpenAPI document agree character for character.
@@ -142,6 +143,27 @@ class QueryUUIDField(StrictUUIDField):
         if self.field_name in dictionary:
             return dictionary[self.field_name]
         return super().get_value(dictionary)
+
+
+class QueryBooleanField(serializers.BooleanField):
+    """A boolean query parameter spelled ``true`` or ``false`` (lower case). DRF's own field
+    also takes ``1``, ``yes``, ``on``, ``True`` …; a client that sends one of those has
+    guessed, and is told instead. An empty ``?name=`` is an error, not "absent"."""
+
+    default_error_messages = {"invalid": "Must be `true` or `false`."}
+    # DRF reads an absent boolean of a form as False; absent here means "use the default".
+    default_empty_html = empty
+    _VALUES = {"true": True, "false": False}
+
+    def get_value(self, dictionary):
+        if self.field_name in dictionary:
+            return dictionary[self.field_name]
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or data not in self._VALUES:
+            self.fail("invalid")
+        return self._VALUES[data]
 
 
 class QueryCharField(StrictCharField):

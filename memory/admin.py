@@ -1,5 +1,10 @@
 """Memory admin: filter a user's memories, read where each came from, find its neighbours.
 
+Facts that change (DESIGN §7): the list says whether each memory is current or since when it
+is superseded (and filters on it); a memory's page shows its slot and its chain, the older
+values it replaced and the newer ones that replaced it, each linked, with when it stopped
+being true.
+
 The 512-number embedding is never loaded (``defer``) nor shown. Soft delete and restore are
 admin actions that call :mod:`memory.services` one memory at a time, so the same rules apply
 as for the API (a deleted memory is never recalled again). "Find similar" ranks the same user's
@@ -26,6 +31,7 @@ from eros.admin import (
     SessionFilter,
     UserFilter,
     change_url,
+    first_rows,
     id_link,
     short_id,
     user_link,
@@ -38,6 +44,8 @@ from personas.admin import persona_name
 SIMILAR_LIMIT = 10
 #: Memories one "find similar" run looks at (each is one exact per-user query).
 SIMILAR_MAX_SELECTED = 10
+#: Older values shown on a memory's page (one query), and newer ones followed (one query each).
+CHAIN_LIMIT = 10
 
 
 def memory_similar(*, memory: CompanionMemory, limit: int = SIMILAR_LIMIT) -> list[CompanionMemory]:
@@ -105,6 +113,33 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SupersededFilter(admin.SimpleListFilter):
+    title = "current or superseded"
+    parameter_name = "superseded"
+
+    def lookups(self, request, model_admin):
+        return [("no", "current"), ("yes", "superseded")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(valid_to__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(valid_to__isnull=False)
+        return queryset
+
+
+def _when(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M}"
+
+
+def _memory_link(memory: CompanionMemory):
+    """The memory's text (120 characters) linking to its page; struck through if deleted."""
+    text = memory.content[:120] + ("…" if len(memory.content) > 120 else "")
+    if memory.deleted_at is not None:
+        text = format_html("<s>{}</s> (soft-deleted)", text)
+    return format_html('<a href="{}">{}</a>', change_url(CompanionMemory, memory.id), text)
+
+
 class Cardinality(Func):
     function = "cardinality"
     output_field = IntegerField()
@@ -122,6 +157,7 @@ class CompanionMemoryAdmin(EngineAdmin):
         "importance",
         "source_count",
         "pinned",
+        "status",
         "is_live",
         "session_link",
     ]
@@ -131,6 +167,7 @@ class CompanionMemoryAdmin(EngineAdmin):
         CategoryFilter,
         PersonaFilter,
         InstanceFilter,
+        SupersededFilter,
         DeletedFilter,
         SessionFilter,
     ]
@@ -145,6 +182,10 @@ class CompanionMemoryAdmin(EngineAdmin):
         (
             "Whose",
             {"fields": ["user", "persona", "instance_id", "session_link"]},
+        ),
+        (
+            "Facts that change",
+            {"fields": ["slot", "status", "replaced", "replaced_by"]},
         ),
         ("Sources", {"fields": ["sources"]}),
         ("Time", {"fields": ["occurred_at", "created_at", "updated_at", "deleted_at"]}),
@@ -190,6 +231,12 @@ class CompanionMemoryAdmin(EngineAdmin):
     def source_count(self, obj: CompanionMemory) -> int:
         return getattr(obj, "source_count", None) or 0
 
+    @admin.display(description="current / superseded", ordering="valid_to")
+    def status(self, obj: CompanionMemory) -> str:
+        if obj.valid_to is None:
+            return "current"
+        return f"superseded ({obj.valid_to:%Y-%m-%d})"
+
     @admin.display(description="live", boolean=True, ordering="deleted_at")
     def is_live(self, obj: CompanionMemory) -> bool:
         return obj.deleted_at is None
@@ -224,6 +271,65 @@ class CompanionMemoryAdmin(EngineAdmin):
                 )
             )
         return format_html('<ul class="eros-sources">{}</ul>', mark_safe("".join(items)))  # noqa: S308
+
+    @admin.display(description="replaced (older values)")
+    def replaced(self, obj: CompanionMemory):
+        """The memories this one superseded, newest first, each with when it stopped."""
+        rows, more = first_rows(
+            CompanionMemory.objects.filter(superseded_by_id=obj.id)
+            .only("id", "content", "valid_to", "deleted_at")
+            .order_by("-valid_to", "id"),
+            CHAIN_LIMIT,
+        )
+        if not rows:
+            return "— (it replaced no memory)"
+        items = [
+            format_html("<li>{} · true until {}</li>", _memory_link(row), _when(row.valid_to))
+            for row in rows
+        ]
+        if more:
+            items.append(format_html("<li>… and more (first {} shown)</li>", CHAIN_LIMIT))
+        return format_html('<ul class="eros-chain">{}</ul>', mark_safe("".join(items)))  # noqa: S308
+
+    @admin.display(description="replaced by (newer values)")
+    def replaced_by(self, obj: CompanionMemory):
+        """The chain of successors up to the current value (at most :data:`CHAIN_LIMIT`)."""
+        if obj.valid_to is None:
+            return "— (current: nothing replaced it)"
+        items = []
+        memory, seen = obj, {obj.id}
+        for _ in range(CHAIN_LIMIT):
+            if memory.valid_to is None:
+                break
+            if memory.superseded_by_id is None:
+                # Its successor was forgotten by the user, or it was retired to agree with
+                # the insight profile: still not true, just with no row to point at.
+                items.append(
+                    format_html(
+                        "<li>true until {} · the memory that replaced it is gone, or none "
+                        "did (retired to agree with the profile)</li>",
+                        _when(memory.valid_to),
+                    )
+                )
+                break
+            successor = (
+                CompanionMemory.objects.filter(id=memory.superseded_by_id)
+                .only("id", "content", "valid_to", "superseded_by_id", "deleted_at")
+                .first()
+            )
+            if successor is None or successor.id in seen:
+                break
+            seen.add(successor.id)
+            items.append(
+                format_html(
+                    "<li>true until {}, then {}{}</li>",
+                    _when(memory.valid_to),
+                    _memory_link(successor),
+                    " (current)" if successor.valid_to is None else "",
+                )
+            )
+            memory = successor
+        return format_html('<ul class="eros-chain">{}</ul>', mark_safe("".join(items)))  # noqa: S308
 
     @admin.display(description="nearest")
     def similar(self, obj: CompanionMemory):

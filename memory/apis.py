@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from eros.api import forbid_other_user
 from eros.errors import NotFound
 from eros.fields import (
+    QueryBooleanField,
     QueryCharField,
     QueryChoiceField,
     QueryIntegerField,
@@ -40,6 +41,12 @@ class MemoryListInputSerializer(serializers.Serializer):
     q = QueryCharField(required=False, trim_whitespace=False, max_length=settings.MAX_MESSAGE_CHARS)
     limit = QueryIntegerField(required=False, default=20, min_value=1, max_value=100)
     offset = QueryIntegerField(required=False, default=0, min_value=0, max_value=MAX_OFFSET)
+    include_superseded = QueryBooleanField(
+        required=False,
+        default=False,
+        help_text="`true` lists the memories a newer value replaced too (`valid_to` set); "
+        "`false` (default): current memories only",
+    )
 
 
 class MemorySerializer(serializers.Serializer):
@@ -59,6 +66,20 @@ class MemorySerializer(serializers.Serializer):
     pinned = serializers.BooleanField(
         help_text="added or edited by the user; recalled before the others of its list"
     )
+    slot = serializers.CharField(
+        allow_null=True,
+        help_text="what it is a value of, when the slot rules can tell (`city`, `occupation`, "
+        "`pet:dog`, `concern:surgery` …); a newer value of the slot supersedes it",
+    )
+    valid_to = serializers.DateTimeField(
+        allow_null=True,
+        help_text="when it stopped being true (event time); null while it is current",
+    )
+    superseded_by = serializers.UUIDField(
+        allow_null=True,
+        help_text="the memory that replaced it; null while current, or once that memory was "
+        "deleted (the row stays superseded)",
+    )
     similarity = serializers.FloatField(
         required=False, help_text="cosine similarity to `q` in [-1, 1]; only with `q`"
     )
@@ -72,7 +93,8 @@ class MemoryListOutputSerializer(serializers.Serializer):
 
 
 class MemoryListApi(APIView):
-    """The user's memories (never their vectors), newest first or, with `q`, most similar first."""
+    """The user's current memories (never their vectors), newest first or, with `q`, most
+    similar first; with `include_superseded=true` the replaced ones too."""
 
     InputSerializer = MemoryListInputSerializer
     OutputSerializer = MemoryListOutputSerializer
@@ -102,7 +124,9 @@ class MemoryListApi(APIView):
 
 def memory_item(memory) -> dict:
     """A memory row as :class:`MemorySerializer` reads it (the list's fields and ``layer``)."""
-    item = {name: getattr(memory, name) for name in MEMORY_FIELDS}
+    # The foreign key's id, not the related row: no query per memory.
+    item = {name: getattr(memory, name) for name in MEMORY_FIELDS if name != "superseded_by"}
+    item["superseded_by"] = memory.superseded_by_id
     item["layer"] = memory.layer
     return item
 

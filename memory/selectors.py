@@ -465,6 +465,11 @@ MEMORY_FIELDS = (
     "created_at",
     "updated_at",
     "pinned",
+    # Facts that change (DESIGN §7): the slot it fills, when it stopped being true, and the
+    # id of the memory that replaced it (``values()`` names the foreign key's column so).
+    "slot",
+    "valid_to",
+    "superseded_by",
 )
 
 
@@ -487,15 +492,17 @@ def memory_list(
     q: str = "",
     limit: int = 20,
     offset: int = 0,
+    include_superseded: bool = False,
     embedder: Embedder | None = None,
 ) -> MemoryPage:
     """A user's live (not soft-deleted) memories, filtered and paginated.
 
-    ``layer`` is ``profile`` or ``relationship``; ``instance_id`` and ``category`` narrow
-    further. Newest first (``created_at``), or, when ``q`` is not blank, by cosine similarity
-    to ``q``'s query embedding, best first (an exact scan of the user's rows); ``embedder``
-    defaults to the configured one. Two queries: the count and the page, plus one embeddings
-    call with ``q``.
+    Current memories only, unless ``include_superseded``: then the rows that were replaced by
+    a newer value too (``valid_to`` and ``superseded_by`` set). ``layer`` is ``profile`` or
+    ``relationship``; ``instance_id`` and ``category`` narrow further. Newest first
+    (``created_at``), or, when ``q`` is not blank, by cosine similarity to ``q``'s query
+    embedding, best first (an exact scan of the user's rows); ``embedder`` defaults to the
+    configured one. Two queries: the count and the page, plus one embeddings call with ``q``.
 
     Raises :class:`~eros.errors.Upstream` when the embeddings provider fails.
     """
@@ -507,6 +514,8 @@ def memory_list(
         except ProviderError as exc:
             raise Upstream("the embeddings provider failed; please retry") from exc
     rows = CompanionMemory.objects.filter(user_id=user_id, deleted_at__isnull=True)
+    if not include_superseded:
+        rows = rows.filter(valid_to__isnull=True)
     if layer == LAYER_PROFILE:
         rows = rows.filter(instance_id__isnull=True)
     elif layer == LAYER_RELATIONSHIP:

@@ -386,13 +386,14 @@ def _dream_at(end: datetime, following: datetime | None) -> datetime:
 
 
 def _leaks(user_id: uuid.UUID, never: Sequence[str]) -> list[str]:
-    """The user's live memories that contain one of ``never`` (case-insensitive)."""
+    """The user's live memories, superseded ones included (they keep their text), that
+    contain one of ``never`` (case-insensitive)."""
     if not never:
         return []
     lowered = [n.casefold() for n in never]
     found, offset = [], 0
     while True:
-        page = memory_list(user_id=user_id, limit=200, offset=offset)
+        page = memory_list(user_id=user_id, limit=200, offset=offset, include_superseded=True)
         found += [
             item["content"]
             for item in page.items

@@ -22,6 +22,7 @@ from memory.embedding_dim import embedding_dim_guard
 from memory.importance import clamp_importance, importance_from_cues
 from memory.models import CompanionMemory
 from memory.selectors import memory_text_config
+from memory.services.writes import memory_lock_user, memory_slot_of, memory_supersede_slot
 
 #: Category of a user-authored profile memory that names none: recall groups the profile
 #: layer by category, and a fact is what a user most often tells.
@@ -55,32 +56,48 @@ def memory_add(
     ``category`` defaults to :data:`DEFAULT_USER_CATEGORY`; ``importance`` in [0, 1] (clamped)
     defaults to the content's cues. ``content`` is embedded with ``embedder`` (default the
     configured one, ``embed_documents``); no near-duplicate merging: the user said it, it is
-    kept as said. Event and write time are ``now``. One embeddings call, one insert (plus the
-    language lookup of :func:`~memory.selectors.memory_text_config` when the text cannot tell).
+    kept as said. Event and write time are ``now``.
+
+    Facts that change (DESIGN §7): the memory gets its ``slot`` (``memory.slots``, or the
+    user's current concern it mentions) and supersedes the current memories of the same
+    layer holding another value of that slot ("Lives in Porto" retires "Lives in Lisbon"),
+    at ``now`` (:func:`~memory.services.writes.memory_supersede_slot`).
+
+    One embeddings call; then, under the user's memory write lock, one insert and the slot's
+    current rows (plus the language lookup of :func:`~memory.selectors.memory_text_config`
+    when the text cannot tell, and the concerns lookup when the slot rules cannot).
 
     Raises :class:`~eros.errors.Upstream` when the embeddings provider fails.
     """
     category = category or DEFAULT_USER_CATEGORY
     vector = _embed(content, embedder)
     now = now or timezone.now()
-    return CompanionMemory.objects.create(
-        session=None,
-        user_id=user_id,
-        instance_id=instance_id,
-        content=content,
-        embedding=vector,
-        category=category,
-        importance=(
-            importance_from_cues(content, category)
-            if importance is None
-            else clamp_importance(importance)
-        ),
-        ts_config=memory_text_config(user_id=user_id, texts=[content]),
-        occurred_at=now,
-        created_at=now,
-        updated_at=now,
-        pinned=True,
-    )
+    with transaction.atomic():
+        memory_lock_user(user_id)
+        slot = memory_slot_of(
+            user_id=user_id, instance_id=instance_id, content=content, category=category
+        )
+        memory = CompanionMemory.objects.create(
+            session=None,
+            user_id=user_id,
+            instance_id=instance_id,
+            content=content,
+            embedding=vector,
+            category=category,
+            importance=(
+                importance_from_cues(content, category)
+                if importance is None
+                else clamp_importance(importance)
+            ),
+            ts_config=memory_text_config(user_id=user_id, texts=[content]),
+            slot=slot[0] if slot else None,
+            occurred_at=now,
+            created_at=now,
+            updated_at=now,
+            pinned=True,
+        )
+        memory_supersede_slot(memory=memory, at=now)
+    return memory
 
 
 def memory_edit(
@@ -92,8 +109,11 @@ def memory_edit(
     embedder: Embedder | None = None,
 ) -> CompanionMemory:
     """Change a live memory of ``user_id``: its ``content`` (re-embedded with ``embedder``,
-    language detected again) and/or ``importance`` in [0, 1] (clamped). The memory becomes
-    pinned: after an edit it is the user's own word. ``None`` leaves a field as it is.
+    language detected again, ``slot`` recomputed) and/or ``importance`` in [0, 1] (clamped).
+    The memory becomes pinned: after an edit it is the user's own word. ``None`` leaves a
+    field as it is. A current memory whose new content holds another value of its slot than
+    the slot's other current memories supersedes them, as :func:`memory_add` does; a
+    superseded one stays superseded (editing history does not make it current).
 
     Raises :class:`~eros.errors.NotFound` for an unknown memory, another user's, or one that
     is soft-deleted; :class:`~eros.errors.Upstream` when the embeddings provider fails (the
@@ -102,6 +122,9 @@ def memory_edit(
     # Embed first, outside the row lock: a slow provider must not hold it.
     vector = _embed(content, embedder) if content is not None else None
     with transaction.atomic():
+        # The user's lock before the row's, in the order memory_upsert_many takes them: a
+        # worker writing this user's memories and this edit cannot deadlock.
+        memory_lock_user(user_id)
         memory = (
             CompanionMemory.objects.select_for_update()
             .defer("embedding")
@@ -115,13 +138,22 @@ def memory_edit(
             memory.content = content
             memory.embedding = vector
             memory.ts_config = memory_text_config(user_id=user_id, texts=[content])
-            fields += ["content", "embedding", "ts_config"]
+            slot = memory_slot_of(
+                user_id=user_id,
+                instance_id=memory.instance_id,
+                content=content,
+                category=memory.category,
+            )
+            memory.slot = slot[0] if slot else None
+            fields += ["content", "embedding", "ts_config", "slot"]
         if importance is not None:
             memory.importance = clamp_importance(importance)
             fields.append("importance")
         memory.pinned = True
         memory.updated_at = timezone.now()
         memory.save(update_fields=fields)
+        if content is not None:
+            memory_supersede_slot(memory=memory, at=memory.updated_at)
     return memory
 
 
@@ -130,8 +162,9 @@ def memory_forget(*, user_id: uuid.UUID, memory_id: uuid.UUID) -> bool:
 
     Works on soft-deleted rows too (a restorable operator delete becomes a final one). Returns
     False when no memory of that user has the id (unknown, another user's, or already
-    forgotten). Nothing else is derived from a single memory row: memories cite their source
-    messages, never each other.
+    forgotten). A memory it had superseded stays superseded (``valid_to`` kept) with its
+    ``superseded_by`` link cleared (the foreign key is ``SET_NULL``): forgetting the newer
+    value does not bring the older one back as current.
     """
     deleted, _ = CompanionMemory.objects.filter(id=memory_id, user_id=user_id).delete()
     return bool(deleted)

@@ -136,20 +136,34 @@ def draft_slot(draft: MemoryDraft) -> tuple[str, str] | None:
     """``(slot key, value)`` of a draft: by the slot rules, or the subject of a current concern
     of the user that the draft mentions ("the surgery went well" answers "worried about the
     surgery"). Preferences never answer a concern."""
-    found = slot_of(draft.content)
+    return memory_slot_of(
+        user_id=draft.user_id,
+        instance_id=draft.instance_id,
+        content=draft.content,
+        category=draft.category,
+    )
+
+
+def memory_slot_of(
+    *, user_id: uuid.UUID, instance_id: uuid.UUID | None, content: str, category: str | None
+) -> tuple[str, str] | None:
+    """``(slot key, value)`` of a memory text of ``user_id`` in a layer (``instance_id`` None:
+    profile): :func:`draft_slot`'s rule for a text that is not a draft. At most one query (the
+    user's current concerns), and none when the slot rules tell."""
+    found = slot_of(content)
     if found is not None:
         return found.key, found.value
-    if draft.category == "preference":
+    if category == "preference":
         return None
     concerns = (
-        _current(draft.user_id, draft.instance_id)
+        _current(user_id, instance_id)
         .filter(slot__startswith=CONCERN)
         .values_list("slot", flat=True)
         .distinct()
     )
     for key in sorted(concerns):
-        if mentions(draft.content, key.removeprefix(CONCERN)):
-            return key, slot_value(key, draft.content)
+        if mentions(content, key.removeprefix(CONCERN)):
+            return key, slot_value(key, content)
     return None
 
 
@@ -273,6 +287,42 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
                 superseded.append(row)
             out.append(MemoryWrite(memory, created=True, superseded=tuple(superseded)))
     return out
+
+
+def memory_supersede_slot(*, memory: CompanionMemory, at: datetime) -> list[CompanionMemory]:
+    """Retire the current memories whose value of ``memory``'s slot ``memory`` replaces: the
+    same user and layer (and persona instance), the same ``slot``, another value. Each gains
+    ``valid_to`` = ``at`` (or its own event time, if later) and ``superseded_by`` = ``memory``.
+    Returns the rows retired, oldest first.
+
+    For a memory the user wrote or edited (``memory.services.user_memories``): their word is
+    the current value whatever the event times say, and a row holding the same value is kept
+    (the user said it again; nothing changed). Nothing happens when ``memory`` has no slot or
+    is itself superseded. Joins the caller's transaction, if any, and takes the user's lock.
+    """
+    if memory.slot is None or memory.valid_to is not None:
+        return []
+    value = slot_value(memory.slot, memory.content)
+    retired: list[CompanionMemory] = []
+    with transaction.atomic():
+        memory_lock_user(memory.user_id)
+        rows = (
+            _current(memory.user_id, memory.instance_id)
+            .filter(slot=memory.slot)
+            .exclude(id=memory.id)
+            .defer("embedding")
+            .select_for_update(of=("self",))
+            .order_by("occurred_at", "id")
+        )
+        for row in rows:
+            if slot_value(memory.slot, row.content) == value:
+                continue
+            row.valid_to = max(at, row.occurred_at)
+            row.superseded_by = memory
+            row.updated_at = timezone.now()
+            row.save(update_fields=["valid_to", "superseded_by", "updated_at"])
+            retired.append(row)
+    return retired
 
 
 def memory_reconcile_slots(

@@ -115,6 +115,9 @@ def test_list_returns_live_memories_newest_first_without_vectors(client_for, ali
         "created_at",
         "updated_at",
         "pinned",
+        "slot",
+        "valid_to",
+        "superseded_by",
     }
     assert first["layer"] == "profile" and first["category"] == "fact"
     assert first["id"] == str(alice_memories["lisbon"].id)
@@ -352,6 +355,7 @@ def test_the_routes_are_in_the_openapi_document(client):
         "q",
         "limit",
         "offset",
+        "include_superseded",
     }
     assert {"401", "403", "400"} <= set(listing["responses"])
     assert (
