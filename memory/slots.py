@@ -153,7 +153,9 @@ class Slot:
     value: str
 
 
-def _norm(value: str) -> str:
+def normalise_value(value: str) -> str:
+    """A slot value as values are compared: lower case, single spaces, straight apostrophes,
+    no surrounding quotes, no leading article ("The Hague " → "hague")."""
     value = " ".join(value.replace("\u2019", "'").split()).strip(" '\"").lower()
     value = re.sub(r"^(?:the|a|an) ", "", value)
     return value
@@ -182,7 +184,7 @@ def slot_of(content: str) -> Slot | None:
         m = pattern.match(text)
         if not m:
             continue
-        value = _norm(m.group("v"))
+        value = normalise_value(m.group("v"))
         if not value:
             continue
         if key == "occupation" and pattern is _RULES[_IS_A][1] and not is_occupation(value):
@@ -195,10 +197,10 @@ def slot_of(content: str) -> Slot | None:
     if naming:
         thing = naming.group("s").lower()
         key = f"pet:{PET_SPECIES[thing]}" if thing in PET_SPECIES else f"name:{thing}"
-        return Slot(key, _norm(naming.group("v")))
+        return Slot(key, normalise_value(naming.group("v")))
     concern = concern_subject(content)
     if concern:
-        return Slot(CONCERN + concern, _norm(content))
+        return Slot(CONCERN + concern, normalise_value(content))
     return None
 
 
@@ -208,7 +210,7 @@ def slot_value(key: str, content: str) -> str:
         found = slot_of(content)
         if found is not None and found.key == key:
             return found.value
-    return _norm(content)
+    return normalise_value(content)
 
 
 def concern_subject(content: str) -> str | None:

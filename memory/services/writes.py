@@ -36,7 +36,7 @@ from memory.embedding_dim import embedding_dim_guard
 from memory.importance import clamp_importance, importance_from_cues
 from memory.language import text_search_config
 from memory.models import CompanionMemory
-from memory.slots import CONCERN, mentions, slot_of, slot_value
+from memory.slots import CONCERN, mentions, normalise_value, slot_of, slot_value
 
 #: First key of the two-key advisory lock taken per user while writing memories ("mem").
 _LOCK_CLASS = 0x6D656D
@@ -165,14 +165,6 @@ def memory_slot_of(
         if mentions(content, key.removeprefix(CONCERN)):
             return key, slot_value(key, content)
     return None
-
-
-def _plain(value: str) -> str:
-    """A profile value as slot values are compared (``memory.slots``)."""
-    text = " ".join(value.split()).strip(" '\"").lower()
-    for article in ("the ", "a ", "an "):
-        text = text.removeprefix(article)
-    return text
 
 
 def _supersede(old: CompanionMemory, new: CompanionMemory) -> None:
@@ -340,7 +332,7 @@ def memory_reconcile_slots(
     with transaction.atomic():
         memory_lock_user(user_id)
         for key, value in values.items():
-            wanted = _plain(value)
+            wanted = normalise_value(value)
             rows = list(_current(user_id, None).filter(slot=key).select_for_update(of=("self",)))
             keep = next((r for r in rows if slot_value(key, r.content) == wanted), None)
             for row in rows:
