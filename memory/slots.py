@@ -93,10 +93,20 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("age", re.compile(r"^(?:is|just turned|turned) (?P<v>\d{1,3})(?: years old)?\b")),
     (
+        # "has been seeing this guy Tomás" is dating Tomás (the value is "dating <name>").
+        "relationship_status",
+        re.compile(
+            r"^(?:is|has been) (?:seeing|dating) (?:(?:this|a|an) (?:guy|girl|man|woman|boy|lady|"
+            r"person) )?(?:called |named )?(?P<who>[A-Z][\w'-]{1,29})\b"
+        ),
+    ),
+    (
         "relationship_status",
         re.compile(
             r"^(?:is |got |just got )?(?P<v>single|married|engaged|divorced|separated|widowed|"
-            r"in a relationship|dating [^.,;!?]+|seeing someone|broke up with [^.,;!?]+|"
+            r"in a relationship|dating [^.,;!?]+|broke up with [^.,;!?]+|"
+            # Someone unnamed: "seeing someone new, her name is Leonor" names them.
+            r"seeing someone(?![^.;!?]*\bname(?:'s| is)\b)|"
             r"has a (?:boyfriend|girlfriend|partner|husband|wife|fiancée?)(?: (?:called|named) "
             r"[^.,;!?]+)?)"
         ),
@@ -107,6 +117,11 @@ _IS_A = next(i for i, (_, p) in enumerate(_RULES) if p.pattern.startswith("^is a
 _NAMING = re.compile(
     r"\b(?:called|calling|call|named|naming|renamed|renaming) (?:their|the|his|her) "
     r"(?:[a-z]+ ){0,2}?(?P<s>[a-z]+) (?:to )?(?P<v>[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)"
+)
+# A thing's name stated: "their cactus is called Gerald", "their boss's name is Mark".
+_IS_CALLED = re.compile(
+    r"^(?:their|his|her|the) (?P<s>[a-z]+)(?:'s name is| is (?:now )?(?:called|named)) "
+    r"(?P<v>[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)"
 )
 # A plan under way ("training for a half marathon in April"): what a later outcome settles.
 _PLAN = re.compile(
@@ -184,7 +199,8 @@ def slot_of(content: str) -> Slot | None:
         m = pattern.match(text)
         if not m:
             continue
-        value = normalise_value(m.group("v"))
+        who = m.groupdict().get("who")
+        value = normalise_value(f"dating {who}" if who else m.group("v"))
         if not value:
             continue
         if key == "occupation" and pattern is _RULES[_IS_A][1] and not is_occupation(value):
@@ -193,7 +209,7 @@ def slot_of(content: str) -> Slot | None:
             species = m.group("s").lower()
             key = f"pet:{PET_SPECIES.get(species, species)}"
         return Slot(key, value)
-    naming = _NAMING.search(" ".join(content.split()))
+    naming = _NAMING.search(" ".join(content.split())) or _IS_CALLED.match(text)
     if naming:
         thing = naming.group("s").lower()
         key = f"pet:{PET_SPECIES[thing]}" if thing in PET_SPECIES else f"name:{thing}"

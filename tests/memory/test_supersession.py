@@ -498,3 +498,65 @@ def test_editing_a_superseded_memory_keeps_it_superseded(client_for, alice, move
     assert body["superseded_by"] == str(porto.id) and body["valid_to"] is not None
     porto.refresh_from_db()
     assert porto.valid_to is None
+
+
+# --- dreaming across sessions ---------------------------------------------------------------
+
+
+def _dream(alice, instance_id, lines, *, days_ago):
+    from companions.services.dreaming import dreaming_distil_session
+    from tests.memory.test_turn_memories import _turn
+
+    session = ChatSession.objects.create(user_id=alice, instance_id=instance_id)
+    start = timezone.now() - timedelta(days=days_ago)
+    for index, text in enumerate(lines):
+        _turn(session, text, start + timedelta(minutes=index))
+    outcome = dreaming_distil_session(
+        session_id=session.id, chat_model=OfflineChatModel(), embedder=FakeEmbedder()
+    )
+    assert outcome.status == "distilled"
+    return session
+
+
+@pytest.mark.django_db
+def test_a_thing_renamed_in_a_later_session_supersedes_its_old_name(alice):
+    instance = uuid.uuid4()
+    _dream(
+        alice,
+        instance,
+        [
+            "me and my boyfriend Daniel bought an old sailing boat together",
+            "the previous owner called it Sea Breeze, which is so boring",
+        ],
+        days_ago=50,
+    )
+    later = _dream(alice, instance, ["we repainted the boat and renamed it Wanderer"], days_ago=5)
+
+    rows = {m.content: m for m in CompanionMemory.objects.filter(slot="name:boat")}
+    old = rows["The previous owner called their boat Sea Breeze, which is so boring"]
+    new = rows["They repainted the boat and renamed their boat Wanderer"]
+    assert old.superseded_by_id == new.id
+    assert old.valid_to == new.occurred_at
+    assert new.valid_to is None
+    found = recalled(later, "What's our boat called?", FakeEmbedder())
+    assert new.content in found
+    assert old.content not in found
+
+
+@pytest.mark.django_db
+def test_relationship_news_over_three_sessions_leaves_only_the_latest_status(alice):
+    instance = uuid.uuid4()
+    _dream(alice, instance, ["I've been seeing this guy Tomás for a couple of months"], days_ago=90)
+    _dream(alice, instance, ["so Tomás and I broke up, he's moving to Berlin"], days_ago=45)
+    last = _dream(alice, instance, ["I'm seeing someone new, her name is Leonor"], days_ago=3)
+
+    chain = CompanionMemory.objects.filter(slot="relationship_status").order_by("occurred_at")
+    current = [m.content for m in chain if m.valid_to is None]
+    assert current == ["Is dating Leonor"]
+    assert {m.content for m in chain if m.valid_to is not None} >= {
+        "Is dating Tomás",
+        "Broke up with Tomás",
+    }
+    found = recalled(last, "Who am I dating?", FakeEmbedder())
+    assert "Is dating Leonor" in found
+    assert not any("Tomás" in content and "dating" in content.lower() for content in found)

@@ -277,7 +277,8 @@ _STATUS_RES = [
         r"\bI(?:'m| am) (?:now |currently |still |officially |finally )?(?P<v>single|married|"
         r"engaged|divorced|separated|widowed|in a relationship|seeing someone)\b"
     ),
-    rx(r"\bI (?:just |finally |recently )?got (?P<v>married|engaged|divorced)\b"),
+    rx(r"\b(?:I|we) (?:just |finally |recently )?got (?P<v>married|engaged|divorced)\b"),
+    rx(r"\bwe(?:'re| are) (?:now |officially |finally )?(?P<v>engaged|married)\b"),
     rx(r"\bI(?:'m| am) (?:now )?(?P<v>dating [A-Z][\w'-]{1,29})"),
     rx(
         r"\b(?:I|we) (?:just |finally |recently )?(?P<v>broke up)"
@@ -286,6 +287,20 @@ _STATUS_RES = [
     rx(
         rf"\bI(?: now)? have an? (?:new )?(?P<v>{_PARTNERS})"
         r"(?: (?:called|named) (?P<who>[A-Z][\w'-]{1,29}))?"
+    ),
+    # Names are capitalised, so these are case-sensitive outside the (?i:…) groups.
+    re.compile(
+        r"\b(?P<who>[A-Z][\w'-]{1,29}) and I (?i:just |finally |recently )?(?P<v>broke up)\b"
+    ),
+    re.compile(
+        r"\b(?i:I(?:'ve| have) been|I(?:'m| am)(?: now| currently)?) (?P<v>(?i:seeing|dating)) "
+        r"(?:(?i:this|a|an) (?i:guy|girl|man|woman|boy|lady|person) )?(?:(?i:called|named) )?"
+        r"(?P<who>[A-Z][\w'-]{1,29})\b"
+    ),
+    re.compile(
+        r"\b(?i:I(?:'m| am)(?: now| currently)?) (?P<v>(?i:seeing|dating)) (?i:someone|somebody)"
+        r"(?: (?i:new))?(?:,| and)? (?i:(?:her|his|their) name(?:'s| is)) "
+        r"(?P<who>[A-Z][\w'-]{1,29})"
     ),
 ]
 _AGE_RES = [
@@ -384,9 +399,20 @@ def extract(text: str) -> list[Match]:
     for m in _NAME_IM_RE.finditer(text):
         add("name", _name_value(m.group("v")), m)
 
+    statuses: list[Match] = []
     for pattern in _STATUS_RES:
         for m in pattern.finditer(text):
-            add("status", _status_value(m), m)
+            value = _status_value(m)
+            if value:
+                statuses.append(Match("status", value, m.start(), m.end()))
+    # Where two readings overlap ("seeing someone new, her name is Leonor"), the longer,
+    # more specific one is the status.
+    for status in statuses:
+        if not any(
+            _overlaps(status, other) and other.end - other.start > status.end - status.start
+            for other in statuses
+        ):
+            found.append(status)
 
     for pattern in _AGE_RES:
         for m in pattern.finditer(text):
@@ -450,6 +476,8 @@ def _status_value(m: re.Match[str]) -> str:
         return f"has a {low} called {who}" if who else f"has a {low}"
     if low.startswith("dating "):
         return "is dating " + value[7:]
+    if low in {"seeing", "dating"}:
+        return f"is dating {who}" if who else ""
     return f"is {low}"
 
 
@@ -504,6 +532,10 @@ def _list_items(phrase: str) -> list[str]:
     return items
 
 
+# "me and " / "I and " just before a relation that is the subject ("me and my boyfriend…").
+_WITH_ME = re.compile(r"\b(?:me|I) and $", re.IGNORECASE)
+
+
 def _relations(text: str) -> list[Match]:
     found: list[Match] = []
     for m in _RELATION_OBJECT_RE.finditer(text):
@@ -529,6 +561,8 @@ def _relations(text: str) -> list[Match]:
         rest = clip(m.group("v"), stops, 10)
         relation = m.group("extra").lower() + (m.group("poss") or "")
         value = f"their {relation} {swap_person(rest, THIRD_PERSON)}"
+        if _WITH_ME.search(text, 0, m.start()):
+            value = "they and " + value  # "me and my boyfriend bought…": both did
         found.append(Match("relation", value, m.start(), m.end(), m.group("extra").lower()))
     return found
 
@@ -672,7 +706,29 @@ _GREETING_OR_ACK = re.compile(
     r"cool(?: cool)?|nice|great|wow|omg|same|right|true|fair|aw+|oh|ah|ugh|whatever|sorry|"
     r"anyway|so|well|back again|i see|got it|fine|fair enough|ok fair|ok goodnight|"
     r"talk (?:tomorrow|soon|later)|see you|you too|me too|i know|guess what|big news|"
-    r"so small update|small update|update|btw|honestly|lol)\b(?:[\s]*[,.!:;-]+[\s]*|\s*$)",
+    r"(?:so |quick |small |little |big )?update(?: on (?:the |my |our )?[\w' ]+)?|btw|honestly|"
+    r"lol)\b(?:[\s]*[,.!:;-]+[\s]*|\s*$)",
+    re.IGNORECASE,
+)
+# Words that open a sentence without adding to it ("so I've taken up…", "well, the…").
+_DISCOURSE = re.compile(
+    r"^(?:(?:so|well|but|and|anyway|also|plus|oh|ah|ok|okay|then|honestly|basically|"
+    r"though|still|lol|haha+)\b[\s,]*)+",
+    re.IGNORECASE,
+)
+# Laughter or an emoticon at the end ("…said yes haha", "…lol :)").
+_TRAILING_LAUGH = re.compile(
+    r"(?:[\s,]*(?:ha(?:ha)+|hehe+|lol|lmao|xd|:\)|:\(|:d|:p|;\)|thanks|thank you|thx|ty|"
+    r"cheers))+\s*[.!]*$",
+    re.IGNORECASE,
+)
+# A sentence about "it"/"that" the situation rather than the user ("it's as boring as it
+# sounds", "that was so fun"): kept only with a life cue, a name or a first-person word.
+_COMMENTARY = re.compile(r"^(?:it|it's|its|that|that's|this|this's)\b", re.IGNORECASE)
+# "you" that is anyone, not the companion: "…and you can see the river from it".
+_IMPERSONAL_YOU = re.compile(
+    r"(?P<lead>(?:\b(?:and|where|so|if|when|because)|,)\s+)you"
+    r"(?P<tail>\s+(?:can|could|can't|get|need to|have to|see|hear|feel)\b)",
     re.IGNORECASE,
 )
 _FIRST_PERSON = frozenset("i i'm i've i'd i'll my me mine myself we we're we've our us".split())
@@ -713,6 +769,22 @@ _THING = re.compile(
     r"(?=\s*(?:together|$|[,.!;]|\band\b|\bfor\b|\bfrom\b|\bwith\b|\bcalled\b|\bnamed\b))",
     re.IGNORECASE,
 )
+# A thing of the user's that is the subject ("my cactus is dying"): what a later "it" is.
+_MY_THING = re.compile(
+    r"\b(?:my|our) (?:[a-z]+ )?(?P<n>[a-z]{3,}) (?:is|was|has|keeps|looks|needs|broke)\b",
+    re.IGNORECASE,
+)
+# "it's called Gerald", "she's named Pepper": a name for what the pronoun stands for.
+_PRONOUN_NAMED = re.compile(
+    r"^(?P<p>it|it's|its|she|she's|he|he's)(?: is| was)?(?: now)? (?:called|named) "
+    r"(?P<v>[A-Z][\w'-]*(?: [A-Z][\w'-]*)?)\W*$",
+    re.IGNORECASE,
+)
+# "I'm Kofi, …" opening a statement: the rest is the statement.
+_INTRODUCTION = re.compile(
+    r"^I(?:'m| am) (?!(?i:" + "|".join(sorted(_NOT_NAMES)) + r")\b)"
+    r"[A-Z][a-z'-]+(?:,\s*| and\s+)(?=\S)"
+)
 # A naming with a pronoun for what is named ("renamed it Wanderer", "calling her Pepper").
 _NAMING = re.compile(
     r"\b(?P<verb>called|calling|call|named|naming|renamed|renaming)\s+(?P<p>it|her|him)\s+"
@@ -720,15 +792,45 @@ _NAMING = re.compile(
 )
 
 
+# What a pronoun earlier in the same sentence can stand for: "the boat" in "we repainted the
+# boat and renamed it Wanderer" (possessive or definite, up to two words before the noun).
+# The phrase must end its clause (",", "and", "then"): the subject of the naming itself ("the
+# previous owner called it…") is not what is named.
+_NEAR_THING = re.compile(
+    r"\b(?:the|my|our|their) (?:[a-z]+ ){0,2}?(?P<n>[a-z]{3,})(?=\s*(?:,|\band\b|\bthen\b))",
+)
+
+
 def _resolve_naming(sentence: str, thing: str, being: str) -> str:
     """``"renamed it Wanderer"`` → ``"renamed their boat Wanderer"``: "it" is the last thing
-    the user got, "her"/"him" the last pet or person they spoke of; unknown ones stay."""
+    named earlier in the same sentence ("we repainted the boat and renamed it…"), else the
+    last thing the user got; "her"/"him" the last pet or person they spoke of; unknown ones
+    stay."""
 
     def swap(m: re.Match[str]) -> str:
-        named = thing if m.group("p").lower() == "it" else being
+        named = being
+        if m.group("p").lower() == "it":
+            near = [
+                n.group("n").lower()
+                for n in _NEAR_THING.finditer(sentence, 0, m.start())
+                if n.group("n").lower() not in _VAGUE_OBJECTS | STOPWORDS
+            ]
+            named = f"their {near[-1]}" if near else thing
         return f"{m.group('verb')} {named} " if named else m.group(0)
 
     return _NAMING.sub(swap, sentence)
+
+
+def _being(noun: str) -> str:
+    """How a pronoun for the pet or person ``noun`` is written back: ``"their kitten"``."""
+    return "their " + noun.lower()
+
+
+def _is_commentary(body: str, words: Sequence[str]) -> bool:
+    """Whether ``body`` only remarks on the situation ("it's as boring as it sounds")."""
+    if not _COMMENTARY.match(body) or set(words) & _FIRST_PERSON:
+        return False
+    return not (_LIFE_CUES.search(body) or any(w[:1].isupper() for w in body.split()[1:]))
 
 
 def _stems(text: str) -> set[str]:
@@ -762,31 +864,44 @@ def statements(
     covered_stems = set().union(*(_stems(c) for c in covered)) if covered else set()
     for found in _SENTENCE.finditer(normalise(text)):
         sentence = " ".join(found.group(0).split())
-        # What the patterns already read is not said twice: a sentence whose content words
-        # all appear in the pattern memories of this message (``covered``) is skipped.
-        if covered and _stems(sentence) <= covered_stems:
-            continue
         sentence = _resolve_naming(sentence, thing, being)
-        got = _THING.search(sentence)
-        if got and got.group("n").lower() not in _VAGUE_OBJECTS:
+        got = _THING.search(sentence) or _MY_THING.search(sentence)
+        if got and got.group("n").lower() not in _VAGUE_OBJECTS | STOPWORDS:
             thing = "their " + got.group("n").lower()
         named = _SUBJECT_NOUN.search(sentence)
+        # What the patterns already read is not said twice: a sentence whose content words
+        # all appear in the pattern memories of this message (``covered``) is skipped; what
+        # it spoke of is still carried to the next sentence.
+        if covered and _stems(sentence) <= covered_stems:
+            if named:
+                being = _being(named.group("n"))
+            continue
         if sentence.endswith("?") or not sentence:
             if named:
-                being = "their " + named.group("n").lower()
+                being = _being(named.group("n"))
             continue
         body = _GREETING_OR_ACK.sub("", sentence).strip(" ,.!;:-")
+        body = _TRAILING_LAUGH.sub("", _DISCOURSE.sub("", body)).strip(" ,.!;:-")
+        body = _IMPERSONAL_YOU.sub(r"\g<lead>one\g<tail>", body)
+        body = _INTRODUCTION.sub("", body)  # the name is a pattern memory already
+        naming = _PRONOUN_NAMED.match(body)
+        if naming:
+            named_thing = thing if naming.group("p").lower().startswith("it") else being
+            if named_thing:
+                name = naming.group("v")
+                out.append((f"{capitalise(named_thing)} is called {name}", "fact"))
+            continue
         words = [bare(w) for w in body.split()]
         content_words = [w for w in words if len(w) >= 4 and w not in STOPWORDS]
-        if len(words) < 4 or len(content_words) < 2:
+        if len(words) < 4 or len(content_words) < 2 or _is_commentary(body, words):
             if named:
-                being = "their " + named.group("n").lower()
+                being = _being(named.group("n"))
             continue
         if set(words) & _YOU and not set(words) & _FIRST_PERSON:
             continue  # about the companion
         content = _third_person_statement(body, being)
         if named:
-            being = "their " + named.group("n").lower()
+            being = _being(named.group("n"))
         if content:
             out.append((content, _statement_category(content)))
     return out, f"{being}|{thing}"

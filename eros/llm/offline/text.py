@@ -111,6 +111,9 @@ SECOND_PERSON = {
 }
 
 
+_FIRST_PERSON_SINGULAR = frozenset("i i'm i've i'll i'd".split())
+
+
 def swap_person(text: str, table: Mapping[str, str]) -> str:
     """Replace pronouns word by word (``my`` → ``their``), keeping a capital initial."""
 
@@ -119,7 +122,9 @@ def swap_person(text: str, table: Mapping[str, str]) -> str:
         new = table.get(word.lower())
         if new is None:
             return word
-        return new[0].upper() + new[1:] if word[0].isupper() and word != "I" else new
+        # "I" and its contractions are capitalised anywhere, not only where a sentence starts.
+        keep_case = word[0].isupper() and word.lower() not in _FIRST_PERSON_SINGULAR
+        return new[0].upper() + new[1:] if keep_case else new
 
     return WORD.sub(swap, text)
 

@@ -1,0 +1,120 @@
+"""What the offline dreaming pass keeps of the user's own sentences (``statements``): third
+person, without the words that only open or close a line, pronouns resolved to what they
+stand for, and nothing from remarks, replies or thanks."""
+
+from __future__ import annotations
+
+import pytest
+
+from eros.llm.offline.extraction import memories
+from memory.slots import Slot, slot_of
+
+
+def contents(*said: str) -> list[str]:
+    return [m["content"] for m in memories(list(enumerate(said)))]
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # Openers and laughter go; "I've" mid-sentence is not capitalised.
+        (
+            "so I've taken up bouldering instead, my physio said it's fine",
+            "Has taken up bouldering instead, their physio said it's fine",
+        ),
+        ("pay is terrible but I'm so much happier", "Pay is terrible but they're so much happier"),
+        # An impersonal "you" is anyone, not the companion.
+        (
+            "the new place has a balcony and you can see the Douro from it",
+            "The new place has a balcony and one can see the Douro from it",
+        ),
+        # An introduction's name is a memory of its own; the rest is the statement.
+        (
+            "I'm Kofi, I moved here from Accra two years ago",
+            "Moved here from Accra two years ago",
+        ),
+    ],
+)
+def test_a_statement_is_kept_in_the_third_person_without_its_openers(said, expected):
+    assert expected in contents(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "it's as boring as it sounds",
+        "it's nice but the weather here is getting ridiculous",
+        "ok I'll try that, thanks",
+        "update on the kitten",
+        "haha that was so much fun lol",
+    ],
+)
+def test_remarks_replies_and_thanks_leave_no_memory(said):
+    assert contents(said) == []
+
+
+def test_a_naming_resolves_it_to_the_thing_before_it_in_the_same_sentence():
+    assert contents("we repainted the boat and renamed it Wanderer") == [
+        "They repainted the boat and renamed their boat Wanderer"
+    ]
+
+
+def test_a_naming_resolves_it_to_a_thing_the_pattern_memories_already_covered():
+    # The first line is read by the relation pattern; its boat is still what "it" names next.
+    assert contents(
+        "me and my boyfriend Daniel bought an old sailing boat together",
+        "the previous owner called it Sea Breeze, which is so boring",
+    ) == [
+        "They and their boyfriend Daniel bought an old sailing boat together",
+        "The previous owner called their boat Sea Breeze, which is so boring",
+    ]
+
+
+def test_the_subject_of_a_naming_is_not_what_it_names():
+    # "the previous owner" is who named it; with nothing got before, "it" stays.
+    assert contents("the previous owner called it Sea Breeze, which is so boring") == [
+        "The previous owner called it Sea Breeze, which is so boring"
+    ]
+
+
+def test_its_called_names_the_users_thing_of_the_line_before():
+    said = contents("my cactus is dying, I think I water it too much", "it's called Gerald haha")
+    assert said == [
+        "Their cactus is dying, they think they water it too much",
+        "Their cactus is called Gerald",
+    ]
+    assert slot_of(said[1]) == Slot("name:cactus", "gerald")
+
+
+@pytest.mark.parametrize(
+    ("said", "status", "slot_value"),
+    [
+        (
+            "I've been seeing this guy Tomás for a couple of months, it's going really well",
+            "Is dating Tomás",
+            "dating tomás",
+        ),
+        ("so Tomás and I broke up", "Broke up with Tomás", "broke up with tomás"),
+        (
+            "I'm seeing someone new, her name is Leonor, we met at a pottery class",
+            "Is dating Leonor",
+            "dating leonor",
+        ),
+        ("we're engaged! he asked me on the boat at sunset", "Is engaged", "engaged"),
+    ],
+)
+def test_relationship_news_is_a_status_in_the_relationship_slot(said, status, slot_value):
+    found = contents(said)
+    assert found[0] == status
+    assert slot_of(status).key == "relationship_status"
+    assert slot_of(status).value == slot_value
+    # The rest of the line, if kept, never claims another status.
+    for other in found[1:]:
+        slot = slot_of(other)
+        assert slot is None or slot.value == slot_value
+
+
+def test_the_statement_beside_a_named_status_is_no_unnamed_status():
+    assert slot_of("Is seeing someone new, her name is Leonor, they met at a pottery class") is None
+    assert slot_of("Is seeing someone").value == "seeing someone"
+    assert slot_of("Has been seeing this guy Tomás for a couple of months").value == "dating tomás"
