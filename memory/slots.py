@@ -38,6 +38,10 @@ _SUBJECT = (
     r"^(?:(?:[Tt]he )?[Uu]ser(?:'s)?|[Tt]hey|[Ss]he|[Hh]e|"
     rf"(?!(?:{_VERBISH})\b)(?i:(?!{_VERBISH}\b))[A-Z][\w'-]{{1,29}}(?= (?:{_VERBISH})\b)) "
 )
+_CALENDAR = (
+    r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|"
+    r"May|June|July|August|September|October|November|December|Today|Tomorrow|Yesterday)"
+)
 _END = r"(?=$|[.,;!?(]| (?:with|and|but|since|now|for|near|because|after|last|this|next)\b)"
 _VALUE = rf"(?P<v>[^.,;!?()]+?){_END}"
 
@@ -46,7 +50,8 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         "name",
         re.compile(rf"^(?:goes by|is called|prefers to be called|likes to be called) {_VALUE}"),
     ),
-    ("name", re.compile(rf"^(?:'s |s |their |his |her )?name is {_VALUE}")),
+    # "Her name is Hana" in a memory is someone else's name, not the user's.
+    ("name", re.compile(rf"^(?:'s |s |their )?name is {_VALUE}")),
     (
         "pet",
         re.compile(
@@ -69,7 +74,10 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         "city",
         re.compile(
             rf"^(?:now |currently |still |just |recently )?(?:lives|is living|is based|resides|"
-            rf"has moved|moved|has relocated|relocated|is moving) (?:in|to) {_VALUE}"
+            rf"has moved|moved|has relocated|relocated|is moving) (?:in|to) "
+            # A place, not a day or month ("moved in Saturday") or a companion ("moved in
+            # with…") or a kind of home ("lives in a tiny flat").
+            rf"(?!(?i:{_CALENDAR}|with|a|an|their|his|her|my|our|some|there|here)\b){_VALUE}"
         ),
     ),
     (
@@ -80,6 +88,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("occupation", re.compile(rf"^is an? (?P<v>[^.,;!?()]+?){_END}")),
+    ("occupation", re.compile(rf"^(?:is (?:now )?|has |just )?(?P<v>retired){_END}")),
     (
         "workplace",
         re.compile(rf"^(?:now |currently |still )?(?:works|is working) (?:at|for) {_VALUE}"),
@@ -91,7 +100,14 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
             rf"from) (?:their job (?:at |as )?)?(?:the |their )?[^.,;!?()]+?){_END}"
         ),
     ),
-    ("age", re.compile(r"^(?:is|just turned|turned) (?P<v>\d{1,3})(?: years old)?\b")),
+    # "Is 38" or "Is 38 years old", not "Is 38 weeks pregnant".
+    (
+        "age",
+        re.compile(
+            r"^(?:is|just turned|turned) (?P<v>\d{1,3})(?: years old| years of age)?"
+            r"(?=$|[.,;!?(]| (?:and|but|now|today)\b)"
+        ),
+    ),
     (
         # "has been seeing this guy Tomás" is dating Tomás (the value is "dating <name>").
         "relationship_status",

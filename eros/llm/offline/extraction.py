@@ -15,6 +15,7 @@ from typing import Any
 
 from eros.llm.cleaning import rust_trim
 from eros.llm.offline.text import (
+    ADVERBS,
     CONJUNCTIONS,
     MODALS,
     PHRASE,
@@ -64,9 +65,21 @@ _OCCUPATIONS = frozenset(
     student surgeon tailor teacher technician therapist translator tutor vet veterinarian
     waiter waitress welder writer novelist columnist stylist courier postman
     mathematician volunteer
+    solicitor barrister paralegal notary hygienist carer caretaker porter ranger inspector
+    supervisor coordinator administrator planner auditor banker broker trader teller agent
+    recruiter adviser advisor keeper operator director specialist lead founder owner
+    builder roofer plasterer decorator joiner locksmith surveyor optician physio physician
+    sonographer radiographer childminder housekeeper janitor curator archivist historian
+    headteacher principal trainer referee athlete footballer sailor fisherman fisherwoman
+    worker labourer laborer dispatcher stenographer setter sommelier butler chauffeur
     """.split()
 )
-_OCCUPATION_SUFFIXES = ("ician", "ologist", "grapher", "eer")
+_OCCUPATION_SUFFIXES = ("ician", "ologist", "grapher", "eer", "ist")
+# Words in "-ist" that are no job ("I'm a perfectionist").
+_NOT_OCCUPATIONS = frozenset(
+    "optimist pessimist perfectionist realist idealist minimalist purist tourist feminist "
+    "racist perfectionist list wrist twist".split()
+)
 
 #: Pet words and the species each one is (a puppy is a dog, a golden retriever too).
 PET_SPECIES: dict[str, str] = {
@@ -127,7 +140,10 @@ _RELATIONS = (
     r"best friend|friends|friend|boyfriend|girlfriend|husband|wife|partner|fiancée|fiancee|"
     r"fiancé|fiance|sister|brother|mom|mum|mother|dad|father|parents|son|daughter|kids|children|"
     r"grandma|grandmother|grandpa|grandfather|aunt|uncle|cousin|roommate|flatmate|boss|coworker|"
-    r"co-worker|colleague|family|niece|nephew|ex"
+    r"co-worker|colleague|family|niece|nephew|ex|grandad|granddad|granny|gran|nan|nana|nanna|"
+    r"stepmom|stepmum|stepdad|stepmother|stepfather|mother-in-law|father-in-law|in-laws|auntie|"
+    r"godmother|godfather|twin|baby|bestie|neighbour|neighbor|housemate|teammate|mentor|"
+    r"therapist|doctor"
 )
 _RHYTHMS = r"night owl|early bird|morning person|night person|early riser"
 _TRAITS = (
@@ -167,6 +183,8 @@ def is_occupation(phrase: str) -> bool:
     if not words:
         return False
     head = words[-1]
+    if head in _NOT_OCCUPATIONS:
+        return False
     return head in _OCCUPATIONS or head.endswith(_OCCUPATION_SUFFIXES)
 
 
@@ -205,6 +223,18 @@ _PLACE_RES = [
         rf"\b(?:I|we)(?:'ve| have)? (?:just |recently |finally |now )?(?:moved|relocated)"
         rf" (?:house )?to (?P<v>{PHRASE})"
     ),
+    # A home somewhere: "got the keys to our own place in Utrecht", "living back at my
+    # parents' in Swansea", "signed the lease on a studio flat in Canton". The place is a
+    # proper name (case-sensitive).
+    rx(
+        r"\b(?:got the keys to|signed the lease (?:on|for)|moved into|bought) (?:a|an|the|our|my)"
+        r" (?:[\w'-]+ ){0,3}?(?:place|flat|apartment|house|home|studio|room|condo)"
+        rf" in (?P<v>(?-i:[A-Z]){PHRASE})"
+    ),
+    rx(
+        r"\bI(?:'m| am) (?:now |currently |still )?(?:living|staying) (?:back )?(?:at|with) "
+        rf"(?:[\w'-]+ ){{1,3}}?in (?P<v>(?-i:[A-Z]){PHRASE})"
+    ),
 ]
 _JOB_EXPLICIT_RE = rx(
     rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? as (?P<art>an? )?(?P<v>{PHRASE})"
@@ -216,6 +246,15 @@ _JOB_NEW_RE = rx(
     r" as|got hired as|started working as|started as)|my new job is)"
     rf" (?P<art>an? )?(?P<v>{PHRASE})"
 )
+# A job taken up: "got promoted to team lead", "first week as head chef at Ember",
+# "starting as a trainee solicitor".
+_JOB_STARTED_RE = rx(
+    r"\b(?:(?:got |been |was |just got )?promoted to|(?:my )?first (?:day|week|month|shift) as|"
+    r"(?:I(?:'m| am) |I )?(?:starting|start|starts) (?:my new job |work |next \w+ )?as)"
+    rf" (?P<art>an? |the )?(?P<v>{PHRASE})"
+)
+# Retired: "I retired last month", "I'm retired now", "I've finally retired".
+_RETIRED_RE = rx(r"\bI(?:'m| am|'ve| have)? (?:just |finally |now |officially )?(?:retired)\b")
 _JOB_MY_JOB_RE = rx(rf"\bmy job is (?:being )?(?P<art>an? )?(?P<v>{PHRASE})")
 _WORKPLACE_RE = rx(rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? (?:at|for) (?P<v>{PHRASE})")
 _LIKE_RES = [
@@ -339,7 +378,14 @@ _OUTCOME_RE = rx(
     r" (?:(?:finally|actually|all) )?(?P<v>went (?:really |very |so |super )?(?:well|fine|great|ok|"
     r"okay|badly|wrong|smoothly)|is over|was a success|was fine|got cancell?ed|was cancell?ed|"
     r"got postponed|was postponed|is done|is fine now|is better now|got better|turned out fine|"
-    r"didn't happen|did not happen|was called off|got called off|fell through)"
+    r"didn't happen|did not happen|was called off|got called off|fell through|"
+    r"(?:got|was|has been|is) (?:approved|accepted|granted|rejected|denied|refused)|"
+    r"came back (?:clear|negative|positive|fine|normal|benign))"
+)
+# The same told in chat shorthand at the start of a sentence: "visa approved!!".
+_OUTCOME_BARE_RE = rx(
+    r"(?:^|[.!?]\s+)(?P<s>(?!(?:it|that|this|he|she|they|we|i|you)\b)[a-z]+)"
+    r" (?P<v>approved|accepted|granted|rejected|denied|refused|cancell?ed|postponed)\b"
 )
 _OUTCOME_I_RE = rx(
     r"\bI (?:finally |actually |just )?(?P<v>passed|aced|failed|finished|nailed|got through|"
@@ -372,6 +418,10 @@ def extract(text: str) -> list[Match]:
         add("job", _job_value(m, require_occupation=True), m)
     for m in _JOB_NEW_RE.finditer(text):
         add("job", _job_value(m, require_occupation=False), m)
+    for m in _JOB_STARTED_RE.finditer(text):
+        add("job", _job_value(m, require_occupation=True), m)
+    for m in _RETIRED_RE.finditer(text):
+        add("retired", "retired", m)
     for m in _JOB_MY_JOB_RE.finditer(text):
         add("job", _job_value(m, require_occupation=not m.group("art")), m)
     for m in _WORKPLACE_RE.finditer(text):
@@ -445,6 +495,8 @@ def extract(text: str) -> list[Match]:
     for m in _OUTCOME_RE.finditer(text):
         subject = swap_person(m.group("s").strip(), THIRD_PERSON)
         add("outcome", f"{subject} {m.group('v').lower()}", m)
+    for m in _OUTCOME_BARE_RE.finditer(text):
+        add("outcome", f"their {m.group('s').lower()} was {m.group('v').lower()}", m)
     for m in _OUTCOME_I_RE.finditer(text):
         thing = clip(swap_person(m.group("o"), THIRD_PERSON), CONJUNCTIONS, 5)
         if thing:
@@ -699,7 +751,26 @@ def memories(user_messages: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
 
 # --- statements: what the patterns do not recognise, kept as the user said it (third person)
 
-_SENTENCE = re.compile(r"[^.!?;\n]+[.!?;]*")
+# A sentence: up to . ! ? ; or a newline, but not the point of "3.2 kg".
+_SENTENCE = re.compile(r"(?:[^.!?;\n]|(?<=\d)\.(?=\d))+[.!?;]*")
+# Sentences that say nothing about the user, whole: a question asked without its "?", a
+# request to the companion, leave-taking, thanks for something, a greeting.
+_NOT_A_STATEMENT = re.compile(
+    r"^(?:(?:what|why|how|when|where|who|which)(?:'s| (?:should|do|does|did|can|could|would|"
+    r"will|is|are|was|were|am|have|has)\b)|(?:should|can|could|would|will|do|does|did|is|are|"
+    r"am) (?:i|you|we|they|he|she|it)\b|(?:please )?(?:tell|give|remind|help|show|teach|send|"
+    r"sing|recommend|suggest|explain|describe|pick|imagine|say|talk|ask) (?:me|us|something|"
+    r"anything|a|an|the)\b|gotta go|got to go|have to (?:run|go)|gtg|g2g|brb|ttyl|"
+    r"(?:off|going|heading) to (?:bed|sleep)|heading (?:off|out)|night night|sleep well|"
+    r"speak soon|catch you|(?:thanks|thank you|thx|ty|cheers) (?:for|so|again)\b)",
+    re.IGNORECASE,
+)
+# A greeting, with the companion's name if any ("hi Noor, …"): dropped from the sentence,
+# and the whole sentence when the user says nothing of their own after it.
+_GREETING = re.compile(
+    r"^(?:hi|hey|hello|hiya|hola|yo|heya|howdy|morning|evening)\b(?: (?-i:[A-Z])[\w'-]*)?[\s,!.]*",
+    re.IGNORECASE,
+)
 _GREETING_OR_ACK = re.compile(
     r"^\W*(?:hi|hey|hello|hiya|morning|good (?:morning|night|evening)|gn|night|bye|ok(?:ay)?|"
     r"k+|yes|yeah|yep|nope|no|sure|thanks?(?: you)?(?: so much)?|thx|ty|lol|haha+|hehe|hm+|"
@@ -735,6 +806,10 @@ _FIRST_PERSON = frozenset("i i'm i've i'd i'll my me mine myself we we're we've 
 _YOU = frozenset("you you're your yours yourself u ur".split())
 # "it" is left alone: it is more often the situation than the pet ("it's nice but…").
 _PRONOUN_START = re.compile(r"^(?P<p>she|he|they)(?P<c>'s| is| was|'ll| will| has)?\b", re.I)
+# A leading possessive for the last pet or person: "his kidneys were failing".
+_POSSESSIVE_START = re.compile(r"^(?P<p>his|her)\b", re.I)
+# "hi Noor, I've got news": a greeting that goes on with the user's own statement.
+_FIRST_PERSON_STATEMENT = re.compile(r"\b(?:I|I'm|I've|my|we|we're|our)\b")
 _SUBJECT_NOUN = re.compile(
     rf"\b(?:my|our|a|an|the) (?:new |old |little |rescue |baby )?(?P<n>{_PETS}|{_RELATIONS})\b",
     re.IGNORECASE,
@@ -880,6 +955,12 @@ def statements(
             if named:
                 being = _being(named.group("n"))
             continue
+        if _NOT_A_STATEMENT.match(sentence):
+            continue
+        if _GREETING.match(sentence):
+            if not _FIRST_PERSON_STATEMENT.search(sentence):
+                continue
+            sentence = _GREETING.sub("", sentence)
         body = _GREETING_OR_ACK.sub("", sentence).strip(" ,.!;:-")
         body = _TRAILING_LAUGH.sub("", _DISCOURSE.sub("", body)).strip(" ,.!;:-")
         body = _IMPERSONAL_YOU.sub(r"\g<lead>one\g<tail>", body)
@@ -893,7 +974,10 @@ def statements(
             continue
         words = [bare(w) for w in body.split()]
         content_words = [w for w in words if len(w) >= 4 and w not in STOPWORDS]
-        if len(words) < 4 or len(content_words) < 2 or _is_commentary(body, words):
+        # Short is fine when it names something ("passed the SQE"): a capital inside.
+        named_inside = any(w[:1].isupper() and w != "I" for w in body.split()[1:])
+        short = len(words) < 3 or (len(words) < 4 and not named_inside)
+        if short or len(content_words) < 2 - named_inside or _is_commentary(body, words):
             if named:
                 being = _being(named.group("n"))
             continue
@@ -916,15 +1000,15 @@ def _third_person_statement(body: str, subject: str) -> str:
             rest = words[1:]
             if not rest:
                 return ""
-            verb = rest[0]
-            head = verb.lower() if verb.lower() in _ADVERBS else third_person_verb(verb)
-            if verb.lower() in _ADVERBS and len(rest) > 1:
-                rest = [verb.lower(), third_person_verb(rest[1]), *rest[2:]]
-            else:
-                rest = [head, *rest[1:]]
-            words = rest
+            # Adverbs before the verb stay as they are ("I never learned" → "Never learned").
+            at = 0
+            while at < len(rest) - 1 and rest[at].lower() in ADVERBS:
+                at += 1
+            words = [*(w.lower() for w in rest[:at]), third_person_verb(rest[at]), *rest[at + 1 :]]
         else:
             words = [lead[first], *words[1:]]
+    elif subject and _POSSESSIVE_START.match(first):
+        words = [f"{subject}'s", *words[1:]]
     else:
         m = _PRONOUN_START.match(" ".join(words))
         if m and subject:
@@ -956,6 +1040,8 @@ def _fact_text(m: Match) -> str | None:
         return f"goes by {m.value}"
     if m.kind == "place":
         return f"lives in {m.value}"
+    if m.kind == "retired":
+        return "is retired"
     if m.kind == "job":
         return f"works as {with_article(m.value)}"
     if m.kind == "workplace":
@@ -1026,6 +1112,7 @@ _STRUCTURE_RES = [
     ("preferred_name", re.compile(r"^goes by (?P<v>.+)$", re.IGNORECASE)),
     ("city", rx(r"^lives in (?P<v>.+)$")),
     ("occupation", rx(r"^works as (?:an? )?(?P<v>.+)$")),
+    ("occupation", rx(r"^is (?:now )?(?P<v>retired)$")),
     ("interests", rx(r"^(?:likes|loves|enjoys|adores|is into) (?:to )?(?P<v>.+)$")),
     ("life_rhythm", rx(rf"^is an? (?P<v>{_RHYTHMS})$")),
     ("personality_traits", rx(rf"^is (?:an? )?(?P<v>{_TRAITS})$")),

@@ -34,6 +34,12 @@ _IRREGULAR_PAST = frozenset(
 )
 _NOT_PAST = frozenset("need feed bleed seed speed proceed succeed exceed breed weed shed".split())
 
+#: Adverbs that can stand between a subject and its verb ("I never learned", "I still run").
+ADVERBS = frozenset(
+    "never always still usually often sometimes only even already rarely finally actually also "
+    "just really probably definitely honestly totally literally basically seriously".split()
+)
+
 MODALS = frozenset("can could will would should must might may can't won't".split())
 
 STOPWORDS = frozenset(
@@ -50,7 +56,8 @@ STOPWORDS = frozenset(
     """.split()
 )
 
-WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+# A word; not the letters of "4am" or "3pm", which are no pronoun or verb.
+WORD = re.compile(r"(?<![0-9])[A-Za-z]+(?:'[A-Za-z]+)?")
 
 
 def normalise(text: str) -> str:
@@ -142,8 +149,11 @@ def third_person_verb(verb: str) -> str:
     low = verb.lower()
     special = {"have": "has", "do": "does", "go": "goes", "am": "is", "'m": "is", "are": "is"}
     special |= {"be": "is", "don't": "doesn't", "can't": "can't", "haven't": "hasn't"}
+    special |= {"was": "was", "were": "was", "wasn't": "wasn't", "weren't": "wasn't"}
     if low in special:
         return special[low]
+    if low in ADVERBS:
+        return low  # "I never learned" → "never learned": the verb is the next word
     if is_past(low) or low in MODALS or low.endswith("n't"):
         return low
     if low.endswith(("s", "sh", "ch", "x", "z", "o")):
