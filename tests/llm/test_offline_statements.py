@@ -118,3 +118,77 @@ def test_the_statement_beside_a_named_status_is_no_unnamed_status():
     assert slot_of("Is seeing someone new, her name is Leonor, they met at a pottery class") is None
     assert slot_of("Is seeing someone").value == "seeing someone"
     assert slot_of("Has been seeing this guy Tomás for a couple of months").value == "dating tomás"
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # A new home: the city is what the home is in.
+        ("we finally got the keys!!! our own place in Utrecht", "Lives in Utrecht"),
+        ("I'm living back at my parents' in Swansea for now", "Lives in Swansea"),
+        ("I signed the lease on a studio flat in Canton", "Lives in Canton"),
+        # A job taken up, and where.
+        ("got promoted to team lead!", "Works as a team lead"),
+        ("first week as head chef at Ember done", "Works as a head chef"),
+        (
+            "I'm a dental hygienist, so yes I will judge your flossing",
+            "Works as a dental hygienist",
+        ),
+        ("update: I got the bakery job, started last Monday", "Works at the bakery"),
+        ("also got a job at a ramen place on Fourth Avenue", "Works at a ramen place"),
+        ("I retired last month after 38 years", "Is retired"),
+        # Outcomes told in shorthand, and a short line that names something.
+        ("visa approved!!!!! I'm going to Canada", "Their visa was approved"),
+        ("my biopsy came back benign", "Their biopsy came back benign"),
+        ("passed the SQE!!! first time!!", "Passed the SQE"),
+        # A pet named beside its species.
+        ("my cat Pickle is 17 now, ginger, grumpy", "Their cat is called Pickle"),
+        # Adverbs, "was" and times keep their form.
+        ("I never learned to swim", "Never learned to swim"),
+        ("I was late three times this month", "Was late three times this month"),
+        ("my shift starts at 4am every day", "Their shift starts at 4am every day"),
+        (
+            "I found my old skateboard from when I was 15",
+            "Found their old skateboard from when they were 15",
+        ),
+    ],
+)
+def test_what_the_user_says_about_their_life_is_read_as_a_memory(said, expected):
+    assert expected in contents(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "what should I name the apartment",
+        "tell me something random",
+        "ok gotta go, one of them is chewing a cable",
+        "ok have to run, visiting hours",
+        "Hola from the other side of the world",
+        "thanks for not judging",
+        "That's a terrible name",
+    ],
+)
+def test_requests_unmarked_questions_and_leave_taking_are_no_memories(said):
+    assert contents(said) == []
+
+
+def test_a_pronoun_or_possessive_stands_for_the_last_pet_or_person():
+    assert contents(
+        "my grandad was from Galway",
+        "He was a lighthouse keeper for forty years",
+    ) == ["Their grandad was from Galway", "Their grandad was a lighthouse keeper for forty years"]
+    assert "Their cat's kidneys were failing, the vet said" in contents(
+        "our old cat is not well", "His kidneys were failing, the vet said"
+    )
+    assert "Their rabbits are called Salt and Vinegar" in contents(
+        "we got two rabbits", "they're called Salt and Vinegar"
+    )
+
+
+def test_a_greeting_goes_and_the_users_own_words_after_it_stay():
+    assert contents("hi Noor, I started a pottery class") == ["Started a pottery class"]
+    assert contents("Hey, I moved to Ghent last week") == [
+        "Lives in Ghent",
+        "Moved to Ghent last week",
+    ]

@@ -143,7 +143,7 @@ _RELATIONS = (
     r"co-worker|colleague|family|niece|nephew|ex|grandad|granddad|granny|gran|nan|nana|nanna|"
     r"stepmom|stepmum|stepdad|stepmother|stepfather|mother-in-law|father-in-law|in-laws|auntie|"
     r"godmother|godfather|twin|baby|bestie|neighbour|neighbor|housemate|teammate|mentor|"
-    r"therapist|doctor"
+    r"therapist|doctor|granddaughter|grandson|grandkids|grandchildren|grandchild"
 )
 _RHYTHMS = r"night owl|early bird|morning person|night person|early riser"
 _TRAITS = (
@@ -232,6 +232,10 @@ _PLACE_RES = [
         rf" in (?P<v>(?-i:[A-Z]){PHRASE})"
     ),
     rx(
+        r"\b(?:our|my) (?:own |new )?(?:place|flat|apartment|house|home)"
+        rf" in (?P<v>(?-i:[A-Z]){PHRASE})"
+    ),
+    rx(
         r"\bI(?:'m| am) (?:now |currently |still )?(?:living|staying) (?:back )?(?:at|with) "
         rf"(?:[\w'-]+ ){{1,3}}?in (?P<v>(?-i:[A-Z]){PHRASE})"
     ),
@@ -257,6 +261,16 @@ _JOB_STARTED_RE = rx(
 _RETIRED_RE = rx(r"\bI(?:'m| am|'ve| have)? (?:just |finally |now |officially )?(?:retired)\b")
 _JOB_MY_JOB_RE = rx(rf"\bmy job is (?:being )?(?P<art>an? )?(?P<v>{PHRASE})")
 _WORKPLACE_RE = rx(rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? (?:at|for) (?P<v>{PHRASE})")
+# A job got somewhere: "got a job at a ramen place", "I got the bakery job".
+_WORKPLACE_NEW_RES = [
+    rx(
+        r"\b(?:I(?:'ve| have)? )?(?:just |finally |also )?(?:got|landed|found|started)"
+        rf" (?:a |my |the )?(?:new )?job (?:at|with) (?P<v>{PHRASE})"
+    ),
+    rx(
+        r"\bI(?:'ve| have)? (?:just |finally )?(?:got|landed) the (?P<v>[\w'-]+(?: [\w'-]+)?) job\b"
+    ),
+]
 _LIKE_RES = [
     rx(
         r"\bI(?: really| totally| absolutely| just| also| honestly| kinda| kind of)?"
@@ -287,6 +301,8 @@ _PET_RES = [
         rf"\bI (?:have|got|adopted|have got)(?: got)? an? (?:\w+ )??(?P<extra>{_PETS})"
         rf" (?:called|named) (?P<v>{PHRASE})"
     ),
+    # The name beside the pet: "my cat Pickle is 17 now" (a capitalised word, not "I").
+    rx(rf"\b(?:my|our) (?P<extra>{_PETS}),? (?P<v>(?-i:[A-Z])[\w'-]+)\b(?<!\bI)"),
 ]
 # A name the user goes by. "my name is …" and "call me …" take any word; "I'm …" only a
 # capitalised word that ends the clause ("Hi, I'm Sam." / "I'm Sam and …"), and not a word
@@ -424,6 +440,10 @@ def extract(text: str) -> list[Match]:
         add("retired", "retired", m)
     for m in _JOB_MY_JOB_RE.finditer(text):
         add("job", _job_value(m, require_occupation=not m.group("art")), m)
+    for m in [m for p in _WORKPLACE_NEW_RES for m in p.finditer(text)]:
+        value = clip(m.group("v"), _WORKPLACE_STOPS, 4)
+        if value.lower() not in _VAGUE_OBJECTS and value.lower() not in {"new", "dream", "first"}:
+            add("workplace", value if " " in value or value[:1].isupper() else f"the {value}", m)
     for m in _WORKPLACE_RE.finditer(text):
         value = clip(m.group("v"), _WORKPLACE_STOPS, 4)
         if value.lower() not in _VAGUE_OBJECTS:
@@ -768,7 +788,8 @@ _NOT_A_STATEMENT = re.compile(
 # A greeting, with the companion's name if any ("hi Noor, …"): dropped from the sentence,
 # and the whole sentence when the user says nothing of their own after it.
 _GREETING = re.compile(
-    r"^(?:hi|hey|hello|hiya|hola|yo|heya|howdy|morning|evening)\b(?: (?-i:[A-Z])[\w'-]*)?[\s,!.]*",
+    r"^(?:hi|hey|hello|hiya|hola|yo|heya|howdy|(?:good )?(?:morning|evening|afternoon))\b"
+    r"(?: (?-i:[A-Z])[\w'-]*)?[\s,!.]*",
     re.IGNORECASE,
 )
 _GREETING_OR_ACK = re.compile(
@@ -805,13 +826,16 @@ _IMPERSONAL_YOU = re.compile(
 _FIRST_PERSON = frozenset("i i'm i've i'd i'll my me mine myself we we're we've our us".split())
 _YOU = frozenset("you you're your yours yourself u ur".split())
 # "it" is left alone: it is more often the situation than the pet ("it's nice but…").
-_PRONOUN_START = re.compile(r"^(?P<p>she|he|they)(?P<c>'s| is| was|'ll| will| has)?\b", re.I)
+_PRONOUN_START = re.compile(
+    r"^(?P<p>she|he|they)(?P<c>'s| is| was|'ll| will| has|'re| are| were)?(?=\s|$)", re.I
+)
 # A leading possessive for the last pet or person: "his kidneys were failing".
 _POSSESSIVE_START = re.compile(r"^(?P<p>his|her)\b", re.I)
 # "hi Noor, I've got news": a greeting that goes on with the user's own statement.
 _FIRST_PERSON_STATEMENT = re.compile(r"\b(?:I|I'm|I've|my|we|we're|our)\b")
 _SUBJECT_NOUN = re.compile(
-    rf"\b(?:my|our|a|an|the) (?:new |old |little |rescue |baby )?(?P<n>{_PETS}|{_RELATIONS})\b",
+    rf"\b(?:my|our|a|an|the|two|three|four|some) (?:new |old |little |rescue |baby )?"
+    rf"(?P<n>(?:{_PETS}|{_RELATIONS})s?)\b",
     re.IGNORECASE,
 )
 _TIME_CUES = re.compile(
@@ -851,8 +875,9 @@ _MY_THING = re.compile(
 )
 # "it's called Gerald", "she's named Pepper": a name for what the pronoun stands for.
 _PRONOUN_NAMED = re.compile(
-    r"^(?P<p>it|it's|its|she|she's|he|he's)(?: is| was)?(?: now)? (?:called|named) "
-    r"(?P<v>[A-Z][\w'-]*(?: [A-Z][\w'-]*)?)\W*$",
+    r"^(?P<p>it|it's|its|she|she's|he|he's|they|they're)(?: is| was| are| were)?(?: now)?"
+    r" (?:called|named) "
+    r"(?P<v>[A-Z][\w'-]*(?: [A-Z][\w'-]*)?(?: (?:and|&) [A-Z][\w'-]*)?)\W*$",
     re.IGNORECASE,
 )
 # "I'm Kofi, …" opening a statement: the rest is the statement.
@@ -905,7 +930,7 @@ def _is_commentary(body: str, words: Sequence[str]) -> bool:
     """Whether ``body`` only remarks on the situation ("it's as boring as it sounds")."""
     if not _COMMENTARY.match(body) or set(words) & _FIRST_PERSON:
         return False
-    return not (_LIFE_CUES.search(body) or any(w[:1].isupper() for w in body.split()[1:]))
+    return not any(w[:1].isupper() for w in body.split()[1:])
 
 
 def _stems(text: str) -> set[str]:
@@ -963,6 +988,8 @@ def statements(
             sentence = _GREETING.sub("", sentence)
         body = _GREETING_OR_ACK.sub("", sentence).strip(" ,.!;:-")
         body = _TRAILING_LAUGH.sub("", _DISCOURSE.sub("", body)).strip(" ,.!;:-")
+        if _NOT_A_STATEMENT.match(body):
+            continue
         body = _IMPERSONAL_YOU.sub(r"\g<lead>one\g<tail>", body)
         body = _INTRODUCTION.sub("", body)  # the name is a pattern memory already
         naming = _PRONOUN_NAMED.match(body)
@@ -970,7 +997,8 @@ def statements(
             named_thing = thing if naming.group("p").lower().startswith("it") else being
             if named_thing:
                 name = naming.group("v")
-                out.append((f"{capitalise(named_thing)} is called {name}", "fact"))
+                verb = "are" if naming.group("p").lower().startswith("they") else "is"
+                out.append((f"{capitalise(named_thing)} {verb} called {name}", "fact"))
             continue
         words = [bare(w) for w in body.split()]
         content_words = [w for w in words if len(w) >= 4 and w not in STOPWORDS]
@@ -989,6 +1017,16 @@ def statements(
         if content:
             out.append((content, _statement_category(content)))
     return out, f"{being}|{thing}"
+
+
+# "I was" became "they was": the verb agrees with "they" again.
+_THEY_AGREEMENT = [
+    (r"\b([Tt]hey) was\b", r"\1 were"),
+    (r"\b([Tt]hey) wasn't\b", r"\1 weren't"),
+    (r"\b([Tt]hey) has\b", r"\1 have"),
+    (r"\b([Tt]hey) does\b", r"\1 do"),
+    (r"\b([Tt]hey) doesn't\b", r"\1 don't"),
+]
 
 
 def _third_person_statement(body: str, subject: str) -> str:
@@ -1013,12 +1051,14 @@ def _third_person_statement(body: str, subject: str) -> str:
         m = _PRONOUN_START.match(" ".join(words))
         if m and subject:
             link = {"'s": "is", " is": "is", " was": "was", "'ll": "will", " will": "will"}
-            link |= {" has": "has"}
+            link |= {" has": "has", "'re": "are", " are": "are", " were": "were"}
             verb = link.get((m.group("c") or "").lower(), "")
             rest = " ".join(words)[m.end() :].strip()
             words = [subject, *([verb] if verb else []), *rest.split()]
     text = swap_person(" ".join(words), THIRD_PERSON)
     text = re.sub(r"\bwe\b", "they", text, flags=re.IGNORECASE)
+    for wrong, right in _THEY_AGREEMENT:
+        text = re.sub(wrong, right, text)
     text = re.sub(r"\bour\b", "their", text, flags=re.IGNORECASE)
     return capitalise(text)
 

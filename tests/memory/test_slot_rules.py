@@ -1,0 +1,57 @@
+"""The offline slot rules (``memory.slots.slot_of``): which current fact a memory is a value of."""
+
+from __future__ import annotations
+
+import pytest
+
+from memory.slots import Slot, slot_of
+
+
+@pytest.mark.parametrize(
+    ("content", "slot"),
+    [
+        ("Lives in Porto", Slot("city", "porto")),
+        ("Lives in porto", Slot("city", "porto")),
+        ("Lives in The Hague", Slot("city", "hague")),
+        ("Moved to Porto last Saturday", Slot("city", "porto")),
+        ("The user lives in Lisbon", Slot("city", "lisbon")),
+        ("Works as a nurse", Slot("occupation", "nurse")),
+        ("Is a carpenter's apprentice now", Slot("occupation", "carpenter's apprentice")),
+        ("Is retired", Slot("occupation", "retired")),
+        ("Retired last month after 38 years", Slot("occupation", "retired")),
+        ("Works at the bakery", Slot("workplace", "bakery")),
+        ("Quit the bank", Slot("workplace", "quit the bank")),
+        ("Their name is Sam", Slot("name", "sam")),
+        ("Goes by Sam", Slot("name", "sam")),
+        ("Is 29 years old", Slot("age", "29")),
+        ("Is 38", Slot("age", "38")),
+        ("Has a dog called Biscuit", Slot("pet:dog", "biscuit")),
+        ("Their cat is called Miso now", Slot("pet:cat", "miso")),
+        ("Their cactus is called Gerald", Slot("name:cactus", "gerald")),
+        ("Their boss's name is Mark", Slot("name:boss", "mark")),
+        ("They repainted the boat and renamed their boat Wanderer", Slot("name:boat", "wanderer")),
+        ("Is engaged", Slot("relationship_status", "engaged")),
+        ("Broke up with Tomás", Slot("relationship_status", "broke up with tomás")),
+        ("Has been seeing this guy Tomás for months", Slot("relationship_status", "dating tomás")),
+    ],
+)
+def test_a_memory_fills_the_slot_its_words_say(content, slot):
+    assert slot_of(content) == slot
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "Moved in Saturday, their mum packed them twelve tubs of soup",  # a day, not a city
+        "Moved in with their girlfriend",
+        "Lives in a tiny flat near the river",
+        "Is 38 weeks pregnant",  # no age
+        "Her name is Hana, she's a route setter",  # someone else's name
+        "Is a night owl",  # no job
+        "Is an optimist",
+        "Is seeing someone new, her name is Leonor",  # named in its own memory
+        "Is seeing a therapist",
+    ],
+)
+def test_a_memory_that_only_looks_like_a_slot_has_none(content):
+    assert slot_of(content) is None
