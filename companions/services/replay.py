@@ -53,6 +53,7 @@ from companions.services.erase import user_data_erase
 from companions.services.sessions import session_start
 from companions.tasks import POST_PROCESS_PARTS
 from eros.llm.base import ChatModel, Embedder
+from eros.llm.offline.text import THIRD_PERSON, swap_person
 from eros.llm.providers import get_embedder
 from memory.selectors import MemoryHit, Ranking, memory_list, memory_recall
 from personas.models import PersonaGenome
@@ -387,10 +388,13 @@ def _dream_at(end: datetime, following: datetime | None) -> datetime:
 
 def _leaks(user_id: uuid.UUID, never: Sequence[str]) -> list[str]:
     """The user's live memories, superseded ones included (they keep their text), that
-    contain one of ``never`` (case-insensitive)."""
+    contain one of ``never`` (case-insensitive), as typed or as memories word it: in the
+    third person ("where do I live" → "where do they live")."""
     if not never:
         return []
-    lowered = [n.casefold() for n in never]
+    lowered = sorted(
+        {form.casefold() for n in never for form in (n, swap_person(n, THIRD_PERSON))}
+    )
     found, offset = [], 0
     while True:
         page = memory_list(user_id=user_id, limit=200, offset=offset, include_superseded=True)

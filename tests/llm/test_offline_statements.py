@@ -192,3 +192,15 @@ def test_a_greeting_goes_and_the_users_own_words_after_it_stay():
         "Lives in Ghent",
         "Moved to Ghent last week",
     ]
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "sorry I've been quiet, work has been insane",
+        "of course I said yes haha",
+        "hmm I've read that one",
+    ],
+)
+def test_apologies_and_replies_to_the_other_side_are_no_memories(said):
+    assert contents(said) == []

@@ -358,3 +358,15 @@ def test_a_pinned_current_fact_first_is_a_hit_that_is_not_stale(personas, offlin
     finally:
         replay_erase(replayed=replayed)
     assert not ChatMessage.objects.exists() and not CompanionMemory.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_never_string_leaks_as_typed_or_in_the_third_person(alice):
+    from companions.services.replay import _leaks
+    from eros.llm.fakes import FakeEmbedder
+
+    for content in ("Where do they live again", "Lives in Porto", "Of course I said yes"):
+        memory_add(user_id=alice, content=content, embedder=FakeEmbedder())
+
+    leaks = _leaks(alice, ["where do I live again", "of course I said yes", "ok thanks"])
+    assert sorted(leaks) == ["Of course I said yes", "Where do they live again"]

@@ -782,7 +782,9 @@ _NOT_A_STATEMENT = re.compile(
     r"sing|recommend|suggest|explain|describe|pick|imagine|say|talk|ask) (?:me|us|something|"
     r"anything|a|an|the)\b|gotta go|got to go|have to (?:run|go)|gtg|g2g|brb|ttyl|"
     r"(?:off|going|heading) to (?:bed|sleep)|heading (?:off|out)|night night|sleep well|"
-    r"speak soon|catch you|(?:thanks|thank you|thx|ty|cheers) (?:for|so|again)\b)",
+    r"speak soon|catch you|(?:thanks|thank you|thx|ty|cheers) (?:for|so|again)\b|"
+    # Apologies and replies that only make sense beside the other side's line.
+    r"sorry (?!,)|of course\b|no worries\b|fair enough\b|good point\b|you're right\b)",
     re.IGNORECASE,
 )
 # A greeting, with the companion's name if any ("hi Noor, …"): dropped from the sentence,
@@ -804,7 +806,7 @@ _GREETING_OR_ACK = re.compile(
 )
 # Words that open a sentence without adding to it ("so I've taken up…", "well, the…").
 _DISCOURSE = re.compile(
-    r"^(?:(?:so|well|but|and|anyway|also|plus|oh|ah|ok|okay|then|honestly|basically|"
+    r"^(?:(?:so|well|but|and|anyway|also|plus|oh|ah|ok|okay|then|honestly|basically|hmm+|um+|"
     r"though|still|lol|haha+)\b[\s,]*)+",
     re.IGNORECASE,
 )
