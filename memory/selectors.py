@@ -59,10 +59,22 @@ Without hybrid recall, or for a query with no searchable word, ``score = vscore`
 list pinned rows come before all others, and ``score`` orders each of the two parts (pinned
 among themselves, then the rest). A rule, not a boost: a boost in score units would mean
 different things in the convex, RRF and vector modes. Users pin few rows, so the relevant
-recalled rows still fill the rest of each list. The defaults
-(convex, text weight 1, recency 0.05 over 90 days, importance 0.5) were chosen with
-``manage.py memory_eval`` (README, "Memory"): on both evaluation files the fused order recalls
-more than either half alone. Soft-deleted rows never surface.
+recalled rows still fill the rest of each list.
+
+**Asked**: a question that asks for a slot (:func:`memory.questions.slots_asked`: "What do I do
+for a living?" asks for ``occupation`` and ``workplace``, "What pets do we have?" for every
+``pet:`` slot) is answered by the current memory of that slot, whatever words it shares with
+the question: "Works as a paramedic" shares none with the first, and an embedder without
+semantics sees no likeness either. So within each list, after the pinned rows, the rows whose
+``slot`` is asked come next, and ``score`` orders each part. The same kind of rule as pinned:
+``ORDER BY pinned, asked, score``. A slot has one current value (held by a row or two), so an
+asked slot lifts few rows and the rest of each list is ranked as before; a query that asks for
+no slot (most turns) is ranked exactly as before. Superseded rows answer nothing: recalled
+with ``superseded``, they never count as asked.
+
+The defaults (convex, text weight 1, recency 0.05 over 90 days, importance 0.5) were chosen
+with ``manage.py memory_eval`` (README, "Memory"): on both evaluation files the fused order
+recalls more than either half alone. Soft-deleted rows never surface.
 
 Cost: one index-driven pass over the user's rows (both layers); only rows holding a query
 word are unnested for term frequencies; then sorts of narrow rows; contents are read for the
@@ -93,6 +105,7 @@ from eros.llm.providers import get_embedder
 from memory.embedding_dim import embedding_dim_guard
 from memory.language import FALLBACK_CONFIG, text_search_config
 from memory.models import LAYER_PROFILE, LAYER_RELATIONSHIP, CompanionMemory
+from memory.questions import is_prefix, slots_asked
 
 #: At most this many distinct terms of a query are searched as text.
 MAX_QUERY_TERMS = 32
@@ -109,6 +122,7 @@ class MemoryHit:
     score with hybrid recall, the BM25 score in text mode, else the vector score; module
     docstring). ``text_rank``: the memory's BM25 score (≥ 0), 0.0 when no query word matched
     or text search was off. ``pinned``: the user wrote or edited it (ranked first).
+    ``asked``: the query asks for its slot (``memory.questions``; ranked next).
     """
 
     id: uuid.UUID
@@ -120,6 +134,7 @@ class MemoryHit:
     source_message_ids: tuple[uuid.UUID, ...]
     text_rank: float = 0.0
     pinned: bool = False
+    asked: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,6 +181,11 @@ WITH cand AS MATERIALIZED (
                  ELSE coalesce(m.importance, %(neutral)s) END)::float8 AS importance,
            m.ts_config AS cfg,
            m.pinned,
+           -- The question asks for this row's slot (memory.questions): an exact key, or a
+           -- prefix (^@: starts with). Only a current value answers it.
+           (m.slot IS NOT NULL AND m.valid_to IS NULL
+            AND (m.slot = ANY(%(asked)s::text[]) OR m.slot ^@ ANY(%(asked_prefixes)s::text[])))
+           AS asked,
            CASE WHEN %(text)s THEN m.content_tsv END AS tsv
     FROM companion_memories m
     WHERE m.user_id = %(user)s AND m.deleted_at IS NULL
@@ -214,7 +234,7 @@ bm AS MATERIALIZED (
     GROUP BY tf.id
 ),
 scored AS MATERIALIZED (
-    SELECT c.part, c.grp, c.id, c.pinned, c.similarity, b.bm25,
+    SELECT c.part, c.grp, c.id, c.pinned, c.asked, c.similarity, b.bm25,
            -- float8 throughout: numeric arithmetic (extract, 1.0) is many times slower.
            c.similarity
            -- exp() of less than about -745 is an error ("underflow") in PostgreSQL, not 0:
@@ -251,13 +271,15 @@ fused AS (
 ),
 final AS (
     SELECT f.*,
-           -- Pinned (user-authored) rows first, then by score: module docstring, "Pinned".
+           -- Pinned (user-authored) rows first, then rows of a slot the question asks for,
+           -- then by score: module docstring, "Pinned" and "Asked".
            row_number() OVER (PARTITION BY part, grp
-                              ORDER BY pinned DESC, score DESC, vscore DESC, id) AS rn
+                              ORDER BY pinned DESC, asked DESC, score DESC, vscore DESC, id)
+           AS rn
     FROM fused f
 )
 SELECT f.part, m.id, m.content, m.category, f.similarity, f.score, coalesce(f.bm25, 0),
-       m.occurred_at, m.source_message_ids, f.pinned
+       m.occurred_at, m.source_message_ids, f.pinned, f.asked
 FROM final f JOIN companion_memories m ON m.id = f.id
 WHERE f.rn <= CASE f.part WHEN 'grouped' THEN %(k_cat)s WHEN 'raw' THEN %(k_raw)s
                           ELSE %(k_rel)s END
@@ -354,7 +376,10 @@ def memory_recall(
     ``query_text`` is the text ``query_vector`` was embedded from; its words are ranked by BM25
     and fused with the vector order as ``ranking`` says (default :meth:`Ranking.from_settings`;
     module docstring). ``hybrid`` = False is vector order alone, True forces fusion. A query
-    with no searchable word is ranked by vector alone. ``profile``/``relationship`` = False
+    with no searchable word is ranked by vector alone. Within every list pinned rows come first,
+    then the current rows of the slots ``query_text`` asks for
+    (:func:`~memory.questions.slots_asked`; module docstring, "Asked"), then the rest.
+    ``profile``/``relationship`` = False
     skip a layer (``memory_scope``). Raises
     :class:`~memory.embedding_dim.EmbeddingDimensionMismatch` when ``query_vector`` does not
     fit the embedding column (``EMBEDDING_DIM`` and the database disagree).
@@ -366,6 +391,7 @@ def memory_recall(
     if hybrid is not None:
         ranking = replace(ranking, mode=MODE_FUSED if hybrid else MODE_VECTOR)
     terms = query_terms(query_text)
+    asked = slots_asked(query_text)
     mode = ranking.mode if terms else MODE_VECTOR
     use_text = mode != MODE_VECTOR
     if mode == MODE_FUSED and ranking.fusion == FUSION_RRF:
@@ -390,6 +416,8 @@ def memory_recall(
         "relationship": relationship and instance_id is not None,
         "raw": raw,
         "superseded": superseded,
+        "asked": [k for k in asked if not is_prefix(k)],
+        "asked_prefixes": [k for k in asked if is_prefix(k)],
         "k_cat": settings.PROFILE_K_PER_CATEGORY if k_per_category is None else k_per_category,
         "k_raw": settings.PROFILE_RAW_K if k_raw is None else k_raw,
         "k_rel": settings.RELATIONSHIP_K if k_relationship is None else k_relationship,
@@ -402,7 +430,9 @@ def memory_recall(
     grouped: dict[str, list[MemoryHit]] = {}
     raw: list[MemoryHit] = []
     rel: list[MemoryHit] = []
-    for part, mid, content, category, sim, score, text_rank, occurred_at, sources, pinned in rows:
+    for row in rows:
+        part, mid, content, category, sim, score, text_rank, occurred_at, sources = row[:9]
+        pinned, asked_slot = row[9:]
         hit = MemoryHit(
             mid,
             content,
@@ -413,6 +443,7 @@ def memory_recall(
             tuple(sources or ()),
             float(text_rank),
             bool(pinned),
+            bool(asked_slot),
         )
         if part == "grouped":
             grouped.setdefault(category, []).append(hit)

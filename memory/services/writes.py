@@ -8,6 +8,14 @@ Every draft is written in one of three ways, decided in this order:
    draft becomes a new row; the old one keeps its text and gains ``valid_to`` (the draft's
    event time, when it stopped being true) and ``superseded_by``. Event time decides which is
    newer: a draft older than the memory it would replace is stored already superseded by it.
+   A draft with no slot of its own that tells a named being died or was lost
+   (``memory.losses``: "Pickle died this morning", "Had to put Rufus down", "Biscuit ran
+   away") ends the current memory, of the same user and layer, whose ``pet:*`` or ``name:*``
+   slot value is that name (compared as ``memory.slots.normalise_value`` compares values; a
+   pet that ran away or went missing ends a ``pet:*`` slot only): the draft takes that slot
+   and supersedes the rows holding the name, with the same event-time rules. Several slots
+   holding the name: the one of the newest such memory (event time). The user's named slots
+   are looked up only when the draft's text tells a loss.
 2. **Merge.** The draft repeats a current memory: cosine similarity ≥ ``DEDUP_SIMILARITY``
    (default 0.92) to a current memory of the same user, layer (and persona instance, for the
    relationship layer), category and slot. (Two memories of one slot and value agree; both
@@ -28,13 +36,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import FloatField, Value
+from django.db.models import FloatField, Q, Value
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from memory.embedding_dim import embedding_dim_guard
 from memory.importance import clamp_importance, importance_from_cues
 from memory.language import text_search_config
+from memory.losses import ENDED_PREFIXES, losses
 from memory.models import CompanionMemory
 from memory.slots import CONCERN, mentions, normalise_value, slot_of, slot_value
 
@@ -167,6 +176,39 @@ def memory_slot_of(
     return None
 
 
+def memory_loss_slot(
+    *, user_id: uuid.UUID, instance_id: uuid.UUID | None, content: str, lock: bool = False
+) -> tuple[str, list[CompanionMemory]] | None:
+    """The slot a memory text telling a loss takes, and the current rows it ends; or None.
+
+    ``content`` tells that a named being died or was lost (:func:`memory.losses.losses`); the
+    rows are the current memories of ``user_id`` in the layer (``instance_id`` None: profile)
+    of a ``pet:*`` or ``name:*`` slot whose value is that name (``memory.slots.normalise_value``
+    equality; a pet gone ends ``pet:*`` slots only). Of several slots, the newest such row's
+    (event time, then creation). None when the text tells no loss or no current memory holds
+    the name. One query (``lock``: ``FOR UPDATE``), and none when the text tells no loss.
+    """
+    told = losses(content)
+    if not told:
+        return None
+    prefixes = Q()
+    for prefix in ENDED_PREFIXES:
+        prefixes |= Q(slot__startswith=prefix)
+    rows = (
+        _current(user_id, instance_id)
+        .filter(prefixes)
+        .defer("embedding")
+        .order_by("-occurred_at", "-created_at", "id")
+    )
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    named = [(row, slot_value(row.slot, row.content)) for row in rows]
+    for row, value in named:
+        if any(loss.ends(row.slot) and value == normalise_value(loss.name) for loss in told):
+            return row.slot, [r for r, v in named if r.slot == row.slot and v == value]
+    return None
+
+
 def _supersede(old: CompanionMemory, new: CompanionMemory) -> None:
     """Mark ``old`` as replaced by ``new`` from ``new``'s event time on."""
     old.valid_to = max(new.occurred_at, old.occurred_at)
@@ -204,12 +246,26 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
             )
             ts_config = draft.ts_config or text_search_config(draft.content)
             slot = draft_slot(draft)
+            # A loss ("Pickle died") ends the slot holding the name it tells (docstring).
+            ended = None
+            if slot is None:
+                ended = memory_loss_slot(
+                    user_id=draft.user_id,
+                    instance_id=draft.instance_id,
+                    content=draft.content,
+                    lock=True,
+                )
+                if ended is not None:
+                    slot = (ended[0], normalise_value(draft.content))
             key = slot[0] if slot else None
             current = _current(draft.user_id, draft.instance_id)
-            # Rows this draft replaces: its slot's other values, and the one a model named.
-            # A row of the same slot and value agrees with it (merged only if a near-twin).
+            # Rows this draft replaces: its slot's other values (or, for a loss, the rows
+            # holding the lost name), and the one a model named. A row of the same slot and
+            # value agrees with it (merged only if a near-twin).
             replaced: list[CompanionMemory] = []
-            if key is not None:
+            if ended is not None:
+                replaced.extend(ended[1])
+            elif key is not None:
                 for row in current.filter(slot=key).select_for_update(of=("self",)):
                     if slot_value(key, row.content) != slot[1]:
                         replaced.append(row)

@@ -144,7 +144,9 @@ def test_the_real_model_finds_the_paraphrase_the_hashed_embedder_misses(
     e5_sims = {h["content"]: h["similarity"] for h in e5_hits}
     assert e5_sims[DOG] > max(s for c, s in e5_sims.items() if c != DOG)
     # "pup" shares no word or trigram with the dog memory: the hashed embedder ranks the
-    # pumpkin soup ("<pu") above it.
-    assert local_hits[0].content != DOG
+    # pumpkin soup ("<pu") above it. Recall still puts the dog first, but only because the
+    # question asks for a pet slot (memory.questions), not by its vector.
     local_sims = {h.content: h.similarity for h in local_hits}
     assert local_sims[DOG] < local_sims[MEMORIES[2]]
+    assert local_hits[0].content == DOG and local_hits[0].asked is True
+    assert [h.asked for h in local_hits[1:]] == [False] * (len(MEMORIES) - 1)
