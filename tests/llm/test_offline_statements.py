@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from eros.llm.offline.extraction import memories
+from eros.llm.offline.extraction import clauses, memories
 from memory.slots import Slot, slot_of
 
 
@@ -20,7 +20,7 @@ def contents(*said: str) -> list[str]:
         # Openers and laughter go; "I've" mid-sentence is not capitalised.
         (
             "so I've taken up bouldering instead, my physio said it's fine",
-            "Has taken up bouldering instead, their physio said it's fine",
+            "Has taken up bouldering instead",
         ),
         ("pay is terrible but I'm so much happier", "Pay is terrible but they're so much happier"),
         # An impersonal "you" is anyone, not the companion.
@@ -204,3 +204,44 @@ def test_a_greeting_goes_and_the_users_own_words_after_it_stay():
 )
 def test_apologies_and_replies_to_the_other_side_are_no_memories(said):
     assert contents(said) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "pieces"),
+    [
+        # Someone else's clause is a memory of its own.
+        (
+            "my sister Marisol is a firefighter in Tucson, my brother Nico lives in Phoenix",
+            ["my sister Marisol is a firefighter in Tucson", "my brother Nico lives in Phoenix"],
+        ),
+        (
+            "Milo wants to call him Sausage and Edie wants Waffles",
+            ["Milo wants to call him Sausage", "Edie wants Waffles"],
+        ),
+        # The user's own clauses stay together: they need each other's context.
+        (
+            "I'm seeing someone new, we met at a pottery class",
+            ["I'm seeing someone new, we met at a pottery class"],
+        ),
+        # No new subject: one clause.
+        ("I live with my mum and my parents", ["I live with my mum and my parents"]),
+        ("Tom and Jerry went to the park", ["Tom and Jerry went to the park"]),
+        ("she's grey with white paws", ["she's grey with white paws"]),
+    ],
+)
+def test_a_statement_is_cut_where_someone_else_becomes_the_subject(body, pieces):
+    assert clauses(body) == pieces
+
+
+def test_a_relation_pattern_keeps_only_its_own_clause_and_the_statement_all():
+    assert contents("my cousin Anwen is a paralegal and she's helping me with the bundle") == [
+        "Their cousin Anwen is a paralegal",
+        "Their cousin Anwen is a paralegal and she's helping them with the bundle",
+    ]
+
+
+def test_she_has_before_a_participle_and_irregular_pasts():
+    assert "Their mum has never had an operation before" in contents(
+        "my mum is 71", "she's never had an operation before"
+    )
+    assert contents("I grew up on a farm in Galicia") == ["Grew up on a farm in Galicia"]

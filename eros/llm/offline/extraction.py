@@ -630,7 +630,9 @@ def _relations(text: str) -> list[Match]:
         if any(_overlaps(match, other) for other in found):
             continue
         stops = CONJUNCTIONS - {"and"}
-        rest = clip(m.group("v"), stops, 10)
+        # The relation's own clause only ("my cousin is a paralegal and she's helping me…").
+        own = (clauses(m.group("v").strip(), pronouns=True) or [""])[0]
+        rest = clip(own, stops, 10)
         relation = m.group("extra").lower() + (m.group("poss") or "")
         value = f"their {relation} {swap_person(rest, THIRD_PERSON)}"
         if _WITH_ME.search(text, 0, m.start()):
@@ -952,14 +954,16 @@ def statements(
     user last spoke of (``"their kitten|their boat"``: the last pet or person, the last thing
     they got), carried to the next message.
 
-    A sentence is skipped when the pattern memories of the message (``covered``) hold all
-    its content words, when it
-    is a question, a greeting, thanks or an acknowledgement,
-    shorter than four words, or about the companion rather than the user (it says "you" and
-    nothing in the first person). A leading ``I`` goes (``"I teach maths"`` → ``"Teaches
-    maths"``), other first-person words become third person, a leading she/he/they is
-    replaced by the last pet or person, and the pronoun of a naming by what it names
-    (``"renamed it Wanderer"`` → ``"renamed their boat Wanderer"``).
+    A sentence is skipped when it is a question, a request to the companion, leave-taking,
+    thanks, a greeting or an acknowledgement. What is left is cut into clauses where a new
+    subject starts (``"I'm a chef, we did 140 covers tonight"`` → two statements; see
+    :func:`clauses`), so each memory says one thing. A clause is skipped when the pattern
+    memories of the message (``covered``) hold all its content words, when it is short and
+    names nothing, only remarks on "it" or "that", or is about the companion rather than the
+    user (it says "you" and nothing in the first person). A leading ``I`` goes (``"I teach
+    maths"`` → ``"Teaches maths"``), other first-person words become third person, a leading
+    she/he/they or his/her is replaced by the last pet or person, and the pronoun of a naming
+    by what it names (``"renamed it Wanderer"`` → ``"renamed their boat Wanderer"``).
     """
     out: list[tuple[str, str]] = []
     being, _, thing = subject.partition("|")
@@ -971,54 +975,117 @@ def statements(
         if got and got.group("n").lower() not in _VAGUE_OBJECTS | STOPWORDS:
             thing = "their " + got.group("n").lower()
         named = _SUBJECT_NOUN.search(sentence)
-        # What the patterns already read is not said twice: a sentence whose content words
-        # all appear in the pattern memories of this message (``covered``) is skipped; what
-        # it spoke of is still carried to the next sentence.
-        if covered and _stems(sentence) <= covered_stems:
-            if named:
-                being = _being(named.group("n"))
-            continue
-        if sentence.endswith("?") or not sentence:
-            if named:
-                being = _being(named.group("n"))
-            continue
-        if _NOT_A_STATEMENT.match(sentence):
+        spoken_of = _being(named.group("n")) if named else being
+        if sentence.endswith("?") or not sentence or _NOT_A_STATEMENT.match(sentence):
+            being = spoken_of
             continue
         if _GREETING.match(sentence):
             if not _FIRST_PERSON_STATEMENT.search(sentence):
+                being = spoken_of
                 continue
             sentence = _GREETING.sub("", sentence)
         body = _GREETING_OR_ACK.sub("", sentence).strip(" ,.!;:-")
         body = _TRAILING_LAUGH.sub("", _DISCOURSE.sub("", body)).strip(" ,.!;:-")
         if _NOT_A_STATEMENT.match(body):
+            being = spoken_of
             continue
         body = _IMPERSONAL_YOU.sub(r"\g<lead>one\g<tail>", body)
         body = _INTRODUCTION.sub("", body)  # the name is a pattern memory already
-        naming = _PRONOUN_NAMED.match(body)
-        if naming:
-            named_thing = thing if naming.group("p").lower().startswith("it") else being
-            if named_thing:
-                name = naming.group("v")
-                verb = "are" if naming.group("p").lower().startswith("they") else "is"
-                out.append((f"{capitalise(named_thing)} {verb} called {name}", "fact"))
-            continue
-        words = [bare(w) for w in body.split()]
-        content_words = [w for w in words if len(w) >= 4 and w not in STOPWORDS]
-        # Short is fine when it names something ("passed the SQE"): a capital inside.
-        named_inside = any(w[:1].isupper() and w != "I" for w in body.split()[1:])
-        short = len(words) < 3 or (len(words) < 4 and not named_inside)
-        if short or len(content_words) < 2 - named_inside or _is_commentary(body, words):
-            if named:
-                being = _being(named.group("n"))
-            continue
-        if set(words) & _YOU and not set(words) & _FIRST_PERSON:
-            continue  # about the companion
-        content = _third_person_statement(body, being)
-        if named:
-            being = _being(named.group("n"))
-        if content:
-            out.append((content, _statement_category(content)))
+        pieces = clauses(body)
+        for clause in pieces:
+            said, being = _statement(clause, being, thing, covered_stems)
+            if said is not None:
+                out.append(said)
+        if not pieces:
+            being = spoken_of  # "update on the kitten": nothing to keep, but the kitten is next
     return out, f"{being}|{thing}"
+
+
+def _statement(
+    clause: str, being: str, thing: str, covered_stems: set[str]
+) -> tuple[tuple[str, str] | None, str]:
+    """One clause as ``(content, category)`` or None, and the pet or person spoken of after
+    it (``statements``)."""
+    named = _SUBJECT_NOUN.search(clause)
+    after = _being(named.group("n")) if named else being
+    # What the patterns already read is not said twice.
+    if covered_stems and _stems(clause) <= covered_stems:
+        return None, after
+    naming = _PRONOUN_NAMED.match(clause)
+    if naming:
+        named_thing = thing if naming.group("p").lower().startswith("it") else being
+        if not named_thing:
+            return None, after
+        verb = "are" if naming.group("p").lower().startswith("they") else "is"
+        return (f"{capitalise(named_thing)} {verb} called {naming.group('v')}", "fact"), after
+    words = [bare(w) for w in clause.split()]
+    content_words = [w for w in words if len(w) >= 4 and w not in STOPWORDS]
+    # Short is fine when it names something ("passed the SQE"): a capital inside.
+    named_inside = any(w[:1].isupper() and w != "I" for w in clause.split()[1:])
+    short = len(words) < 3 or (len(words) < 4 and not named_inside)
+    if short or len(content_words) < 2 - named_inside or _is_commentary(clause, words):
+        return None, after
+    if set(words) & _YOU and not set(words) & _FIRST_PERSON:
+        return None, after  # about the companion
+    content = _third_person_statement(clause, being)
+    return ((content, _statement_category(content)) if content else None), after
+
+
+# Where a clause may end: a comma or semicolon (with "and", "but" or "so" after it), or
+# "and" / "but" alone.
+_CLAUSE_BREAK = re.compile(r"(?:[,;]\s*(?:(?:and|but|so)\s+)?|\s+(?:and|but)\s+)", re.IGNORECASE)
+_SUBJECT_PRONOUNS = frozenset(
+    "i i'm i've i'd i'll we we're we've we'd he he's she she's they they're they've".split()
+)
+
+
+def clauses(body: str, *, pronouns: bool = False) -> list[str]:
+    """``body`` cut where a new clause with its own subject starts, each clause trimmed.
+
+    A break (``,``, ``;``, ``and``, ``but``, ``, so``) is a cut only when what follows starts
+    with ``my``/``our``/``their`` or a capitalised name followed, within four words, by a
+    verb, and what it leaves behind has three words or more: ``"my sister Ana is a nurse, my
+    brother lives in Leeds"`` → two clauses; ``"I live with my mum and my dog"``, ``"Tom and
+    Jerry went…"`` and ``"grey with white paws"`` stay whole. With ``pronouns``, a subject
+    pronoun (``I``, ``we``, ``she``…) starts a clause too; without, the user's own clauses
+    stay together, since each needs the other's context ("I'm seeing someone new, we met at
+    a pottery class").
+    """
+    cuts = [0]
+    for m in _CLAUSE_BREAK.finditer(body):
+        rest = body[m.end() :].split()
+        if not rest or m.start() == 0:
+            continue
+        first = bare(rest[0])
+        if pronouns and first in _SUBJECT_PRONOUNS:
+            starts_subject = True
+        elif first in {"my", "our", "their"} or (
+            rest[0][:1].isupper() and first not in STOPWORDS | _SUBJECT_PRONOUNS
+        ):
+            # A verb within four words, with something after it ("my sister Ana is…", not
+            # "…and my parents").
+            starts_subject = any(_verb_like(w) for w in rest[1 : min(5, len(rest) - 1)])
+        else:
+            starts_subject = False
+        # The clause left behind must be one too ("Tom and Jerry went…" is one subject).
+        if starts_subject and len(body[cuts[-1] : m.start()].split()) >= 3:
+            cuts.append(m.start())
+            cuts.append(m.end())
+    cuts.append(len(body))
+    pieces = [body[a:b].strip(" ,;") for a, b in zip(cuts[::2], cuts[1::2], strict=True)]
+    return [p for p in pieces if p]
+
+
+def _before_participle(words: Sequence[str]) -> bool:
+    """Whether ``words`` start, after adverbs, with a past participle ("never had", "been")."""
+    for word in words:
+        low = word.lower()
+        if low in ADVERBS:
+            continue
+        return low in {"been", "had", "got", "gotten", "done", "gone", "seen"} or (
+            is_past(low) and low not in {"went", "was", "were", "did", "saw", "came", "ran"}
+        )
+    return False
 
 
 # "I was" became "they was": the verb agrees with "they" again.
@@ -1056,6 +1123,8 @@ def _third_person_statement(body: str, subject: str) -> str:
             link |= {" has": "has", "'re": "are", " are": "are", " were": "were"}
             verb = link.get((m.group("c") or "").lower(), "")
             rest = " ".join(words)[m.end() :].strip()
+            if verb == "is" and m.group("c") == "'s" and _before_participle(rest.split()):
+                verb = "has"  # "she's never had…" is "she has never had…"
             words = [subject, *([verb] if verb else []), *rest.split()]
     text = swap_person(" ".join(words), THIRD_PERSON)
     text = re.sub(r"\bwe\b", "they", text, flags=re.IGNORECASE)

@@ -29,7 +29,10 @@ _IRREGULAR_PAST = frozenset(
     began broke caught drove fell flew forgot kept knew paid sold sent spent thought wrote
     became brought built chose did drank quit slept spoke stood swam taught threw understood
     woke wore turned dyed held hung led lit rode rang sang sat shot shut stole struck swore
-    tore
+    tore grew drew threw blew bit hid fed dug shook froze rose sank sprang stung swung wept
+    bent bled bred clung crept dealt fled flung forbade forgave fought ground knelt laid lent
+    meant overcame rode rang shone shrank slid spun split spread stank stuck sought strove
+    taught underwent undertook withdrew won wound
     """.split()
 )
 _NOT_PAST = frozenset("need feed bleed seed speed proceed succeed exceed breed weed shed".split())
