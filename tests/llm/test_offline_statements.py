@@ -167,6 +167,9 @@ def test_what_the_user_says_about_their_life_is_read_as_a_memory(said, expected)
         "Hola from the other side of the world",
         "thanks for not judging",
         "That's a terrible name",
+        "Gonna go make dinner, speak soon",
+        "gonna sleep on it",
+        "I'm going to info dump, sorry in advance",
     ],
 )
 def test_requests_unmarked_questions_and_leave_taking_are_no_memories(said):
@@ -245,3 +248,7 @@ def test_she_has_before_a_participle_and_irregular_pasts():
         "my mum is 71", "she's never had an operation before"
     )
     assert contents("I grew up on a farm in Galicia") == ["Grew up on a farm in Galicia"]
+
+
+def test_a_move_keeps_the_place_without_its_time():
+    assert contents("yes I moved to Leeds in May") == ["Lives in Leeds", "Moved to Leeds in May"]

@@ -37,7 +37,7 @@ MAX_MEMORIES = 10
 
 # Where a place, job or workplace phrase ends ("I live in Lisbon with my cat" → "Lisbon").
 _PLACE_STOPS = CONJUNCTIONS | {"with", "for", "at", "near", "now", "currently", "right", "these"}
-_PLACE_STOPS |= {"last", "this", "next", "on", "since", "ago", "from"}
+_PLACE_STOPS |= {"last", "this", "next", "on", "since", "ago", "from", "in"}
 _TIME_WORDS = frozenset("today tonight tomorrow yesterday".split())
 _PLACE_STOPS |= _TIME_WORDS
 _JOB_STOPS = CONJUNCTIONS | _TIME_WORDS | {"at", "in", "for", "with", "from", "on", "by", "now"}
@@ -784,6 +784,8 @@ _NOT_A_STATEMENT = re.compile(
     r"sing|recommend|suggest|explain|describe|pick|imagine|say|talk|ask) (?:me|us|something|"
     r"anything|a|an|the)\b|gotta go|got to go|have to (?:run|go)|gtg|g2g|brb|ttyl|"
     r"(?:off|going|heading) to (?:bed|sleep)|heading (?:off|out)|night night|sleep well|"
+    r"(?:gonna|going to|i'm gonna|i'm going to) (?:go|head|sleep|crash|log off|info dump)\b|"
+    r"sleep on it\b|i'm off\b|"
     r"speak soon|catch you|(?:thanks|thank you|thx|ty|cheers) (?:for|so|again)\b|"
     # Apologies and replies that only make sense beside the other side's line.
     r"sorry (?!,)|of course\b|no worries\b|fair enough\b|good point\b|you're right\b)",
@@ -809,13 +811,15 @@ _GREETING_OR_ACK = re.compile(
 # Words that open a sentence without adding to it ("so I've taken up…", "well, the…").
 _DISCOURSE = re.compile(
     r"^(?:(?:so|well|but|and|anyway|also|plus|oh|ah|ok|okay|then|honestly|basically|hmm+|um+|"
-    r"though|still|lol|haha+)\b[\s,]*)+",
+    r"though|still|lol|haha+|yeah|yep|yes|nah)\b[\s,]*|(?:no|i know|i mean|i guess|tbh|ngl)"
+    r"\s*,\s*)+",
     re.IGNORECASE,
 )
 # Laughter or an emoticon at the end ("…said yes haha", "…lol :)").
 _TRAILING_LAUGH = re.compile(
     r"(?:[\s,]*(?:ha(?:ha)+|hehe+|lol|lmao|xd|:\)|:\(|:d|:p|;\)|thanks|thank you|thx|ty|"
-    r"cheers))+\s*[.!]*$",
+    r"cheers|speak soon|talk (?:soon|later|tomorrow)|sorry in advance|wish me luck|brb))+"
+    r"\s*[.!]*$",
     re.IGNORECASE,
 )
 # A sentence about "it"/"that" the situation rather than the user ("it's as boring as it
