@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
 from datetime import timedelta
 
@@ -560,3 +561,81 @@ def test_relationship_news_over_three_sessions_leaves_only_the_latest_status(ali
     found = recalled(last, "Who am I dating?", FakeEmbedder())
     assert "Is dating Leonor" in found
     assert not any("Tomás" in content and "dating" in content.lower() for content in found)
+
+
+# --- dreaming on the model path: shown what is remembered, it says what a memory updates ----
+
+
+def _dream_with(alice, model, lines, *, days_ago, embedder=None):
+    from companions.services.dreaming import dreaming_distil_session
+    from tests.memory.test_turn_memories import _turn
+
+    session = ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())
+    start = timezone.now() - timedelta(days=days_ago)
+    for index, text in enumerate(lines):
+        _turn(session, text, start + timedelta(minutes=index))
+    return dreaming_distil_session(
+        session_id=session.id, chat_model=model, embedder=embedder or FakeEmbedder()
+    )
+
+
+@pytest.mark.django_db
+def test_dreaming_shows_the_model_what_is_remembered_and_applies_its_update(session, alice):
+    (bank,) = memory_upsert_many(
+        [draft(session, "Is employed at the bank", at=timezone.now() - timedelta(days=60), seed=3)]
+    )
+    (hobby,) = memory_upsert_many(
+        [draft(session, "Plays chess on Sundays", at=timezone.now() - timedelta(days=30), seed=4)]
+    )
+
+    def answer(request):
+        ids = re.findall(r"^\[([^\]]+)\] User:", request.messages[0].content, re.MULTILINE)
+        return json.dumps(
+            {
+                "memories": [
+                    {
+                        "content": "Teaches at the primary school",
+                        "category": "fact",
+                        "source_message_ids": ids,
+                        "updates": "m2",
+                    },
+                    {"content": "Has a sister", "category": "relation", "updates": "m9"},
+                ]
+            }
+        )
+
+    model = FakeChatModel(answer)
+    outcome = _dream_with(alice, model, ["I teach at the primary school now"], days_ago=1)
+
+    prompt = model.requests[0].messages[0].content
+    # Neither fills a slot, so they come newest first.
+    assert '- m1: "Plays chess on Sundays"\n- m2: "Is employed at the bank"' in prompt
+    assert outcome.status == "distilled" and outcome.created == 2
+    teacher = CompanionMemory.objects.get(content="Teaches at the primary school")
+    bank.memory.refresh_from_db()
+    assert bank.memory.superseded_by_id == teacher.id
+    assert bank.memory.valid_to == teacher.occurred_at
+    # An "updates" naming no shown memory is an add; the other memory is untouched.
+    assert CompanionMemory.objects.get(content="Has a sister").valid_to is None
+    hobby.memory.refresh_from_db()
+    assert hobby.memory.valid_to is None
+
+
+@pytest.mark.django_db
+def test_offline_dreaming_reads_a_pronoun_against_what_is_remembered(session, alice):
+    memory_upsert_many(
+        [
+            draft(
+                session,
+                "Their dog is called Captain (a beagle)",
+                at=timezone.now() - timedelta(days=20),
+                seed=5,
+            )
+        ]
+    )
+    _dream_with(alice, OfflineChatModel(), ["we renamed him Waffles, the kids agreed"], days_ago=1)
+
+    waffles = CompanionMemory.objects.get(content="They renamed their dog Waffles, the kids agreed")
+    captain = CompanionMemory.objects.get(content="Their dog is called Captain (a beagle)")
+    assert waffles.slot == captain.slot == "pet:dog"
+    assert captain.superseded_by_id == waffles.id

@@ -719,7 +719,9 @@ def moment(user_message: str) -> str:
     return ""
 
 
-def memories(user_messages: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+def memories(
+    user_messages: Iterable[tuple[str, str]], *, remembered: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Long-term memories from the user's messages, given as ``(message_id, text)`` in order.
 
     Returns at most :data:`MAX_MEMORIES` dicts ``{"content", "category", "importance",
@@ -738,10 +740,15 @@ def memories(user_messages: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     When there are more than ten, the recognised ones and then the most important
     statements (``memory.importance``-like cues: life words, names, numbers) are kept, in
     order of appearance.
+
+    ``remembered`` (what is already known, most relevant first, as memories word it) gives
+    the pronouns of a conversation that opens without naming anything their first referent:
+    the first pet or person and the first thing named there ("Their dog is called Captain"
+    → "we renamed him Waffles" is about their dog).
     """
     found: dict[str, dict[str, Any]] = {}
     order = 0
-    subject = ""
+    subject = _spoken_of(remembered)
     for message_id, text in user_messages:
         candidates: list[tuple[str, str, int]] = []  # (content, category, rank: 0 = pattern)
         matches = extract(text)
@@ -769,6 +776,28 @@ def memories(user_messages: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     kept = sorted(found.values(), key=lambda m: m["_rank"])[:MAX_MEMORIES]
     kept.sort(key=lambda m: m["_rank"][2])
     return [{k: v for k, v in m.items() if k != "_rank"} for m in kept]
+
+
+# A remembered memory naming a pet, a person or a thing: "Their dog is called Captain",
+# "Their boat's name is Wanderer", "They … renamed their boat Wanderer".
+_REMEMBERED_NAMED = re.compile(
+    r"\b[Tt]heir (?P<n>[a-z]+)(?:'s name is| is (?:now )?(?:called|named)| are called)"
+    r"|\b(?:called|named|renamed) their (?P<m>[a-z]+) (?-i:[A-Z])"
+)
+
+
+def _spoken_of(remembered: Sequence[str]) -> str:
+    """The ``"being|thing"`` a conversation starts from (``statements``): the first pet or
+    person and the first other thing ``remembered`` names."""
+    being = thing = ""
+    for content in remembered:
+        for m in _REMEMBERED_NAMED.finditer(content):
+            noun = (m.group("n") or m.group("m")).lower()
+            if noun in PET_SPECIES or re.fullmatch(_RELATIONS, noun):
+                being = being or f"their {noun}"
+            elif noun not in _VAGUE_OBJECTS | STOPWORDS:
+                thing = thing or f"their {noun}"
+    return f"{being}|{thing}"
 
 
 # --- statements: what the patterns do not recognise, kept as the user said it (third person)

@@ -30,6 +30,11 @@ contains: a JSON string holds no raw newline, so one value is always one line.
 
         [<message id>] User: "<text>"
         [<message id>] Companion: "<text>"
+
+    and, before it, what is already remembered about the user, one memory a line::
+
+        Remembered (…):
+        - m1: "<memory>"
 """
 
 from __future__ import annotations
@@ -103,6 +108,15 @@ def profile_update_of(request: ChatRequest) -> ProfileUpdate | None:
     except json.JSONDecodeError:
         profile = {}
     return ProfileUpdate(facts=facts, profile=profile if isinstance(profile, dict) else {})
+
+
+_REMEMBERED_LINE = re.compile(r'^- m\d+: (?P<text>".*")$', re.MULTILINE)
+
+
+def remembered_of(request: ChatRequest) -> list[str]:
+    """The ``- m<i>: "<memory>"`` lines of the prompt, in order (``[]`` without any)."""
+    found = (_json_string(m.group("text")) for m in _REMEMBERED_LINE.finditer(prompt_text(request)))
+    return [text for text in found if text is not None]
 
 
 def transcript_of(request: ChatRequest) -> list[TranscriptMessage]:

@@ -19,7 +19,13 @@ from eros.llm.base import (
 from eros.llm.offline.composer import compose_reply
 from eros.llm.offline.evaluation import evaluate
 from eros.llm.offline.extraction import insight_facts, memories, moment, profile_fields
-from eros.llm.offline.inputs import profile_update_of, transcript_of, turn_of, user_message_of
+from eros.llm.offline.inputs import (
+    profile_update_of,
+    remembered_of,
+    transcript_of,
+    turn_of,
+    user_message_of,
+)
 
 MODEL_NAME = "offline"
 
@@ -46,7 +52,7 @@ class OfflineChatModel:
             text = _json(_insight(request))
         elif request.task == TASK_MEMORY:
             said = [(m.id, m.content) for m in transcript_of(request) if m.role == "user"]
-            text = _json({"memories": memories(said)})
+            text = _json({"memories": memories(said, remembered=remembered_of(request))})
         elif request.task == TASK_AFFINITY:
             user_message = user_message_of(request)
             if user_message is None:
