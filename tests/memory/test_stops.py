@@ -199,9 +199,7 @@ def test_giving_up_supersedes_the_memories_of_doing_it(session, news):
         assert old.deleted_at is None
     assert started.memory.content == "Started a pottery class"
     assert stop.memory.valid_to is None and stop.memory.superseded_by_id is None
-    assert current(session.user_id) == sorted(
-        [news, chess.memory.content, sister.memory.content]
-    )
+    assert current(session.user_id) == sorted([news, chess.memory.content, sister.memory.content])
 
 
 @pytest.mark.django_db
