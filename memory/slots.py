@@ -10,8 +10,24 @@ the insight profile also holds (:data:`PROFILE_SLOTS`), so memories and profile 
 
 The rules read memory texts as eros writes them, third person and usually subject-less
 ("Lives in Lisbon", "Has a dog called Biscuit"), and tolerate a leading subject ("The user
-lives in…", "Sam works as…", "She goes by…"). English only; anything else has no slot, which
-only means it is never superseded by rule.
+lives in…", "She goes by…"). English only; anything else has no slot, which only means it is
+never superseded by rule.
+
+A named person the user talks about has slots of their own, ``city:<name>`` and
+``occupation:<name>`` (the given name, lower case; never the user's ``city`` or
+``occupation``): a memory whose subject is a name, maybe introduced ("Their brother Nico",
+"Nico's wife Kayla", "Aunt Rosa"; "Nico and his wife Kayla" is Nico), followed by where they
+live ("lives in Phoenix", "moved up to Denver") or their job ("is a firefighter", "works as a
+nurse", "got promoted to captain"). Only a memory about that one fact has the slot, since
+superseding it must lose nothing else: after the value there may be a time or a place of work
+("last week", "at her station"), but no second clause (a comma, a semicolon, another sentence,
+"and", "but", "who", "which", "because"…), and a job followed by "in <Place>" also tells where
+they live. "Their sister Marisol is a firefighter in Tucson, their twin brother Nico lives in
+Phoenix and just had a baby girl" has no slot. A name as subject with anything else to say
+("Sam has a beagle called Biscuit") is read by the user's rules, as before.
+
+"Quit pottery" or "Quit smoking" is no workplace: giving up an activity is ``memory.stops``'s,
+whose reading decides which "quit" is work.
 """
 
 from __future__ import annotations
@@ -20,12 +36,15 @@ import re
 from dataclasses import dataclass
 
 from eros.llm.offline.extraction import PET_SPECIES, is_occupation
+from memory.stops import stops
 
 #: Profile fields (``insights.schema``) that mirror a slot: the field and the live memory of
 #: that slot must agree.
 PROFILE_SLOTS = {"city": "city", "occupation": "occupation", "preferred_name": "name"}
 #: Prefix of a concern slot (``concern:<subject word>``).
 CONCERN = "concern:"
+#: Prefixes of a named person's slots (``city:nico``, ``occupation:marisol``).
+PERSON_CITY, PERSON_OCCUPATION = "city:", "occupation:"
 
 # One slot per species: a puppy renamed is the dog renamed, a golden retriever is a dog.
 _PETS = "|".join(re.escape(w) for w in sorted(PET_SPECIES, key=len, reverse=True))
@@ -129,6 +148,104 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 _IS_A = next(i for i, (_, p) in enumerate(_RULES) if p.pattern.startswith("^is an? "))
+_QUIT = next(i for i, (k, p) in enumerate(_RULES) if k == "workplace" and "quit" in p.pattern)
+
+# --- a named person's where and job (module docstring) ---
+# A capitalised word; "'s" after it is "has" or a possessive, not the name ("Nico's moved").
+_NAME_WORD = r"[A-Z](?:[\w-]|'(?!s\b)){1,29}"
+_TITLE = r"(?:Aunt|Auntie|Aunty|Uncle|Cousin|Grandma|Grandpa|Granny|Nana|Nan|Dr|Mr|Mrs|Ms|Miss)"
+# "Their twin brother ", "The user's sister ", "Nico's wife ": who the person is to someone.
+_INTRO = rf"(?:(?:[Tt]he user's|[Tt]heir|[Hh]is|[Hh]er|{_NAME_WORD}'s) (?:[a-z][\w'-]* ){{1,3}})"
+_PERSON = (
+    rf"^{_INTRO}?(?:{_TITLE}\.? )?(?P<who>{_NAME_WORD})(?: {_NAME_WORD})?"
+    rf"(?: and (?:(?:his|her|their) (?:[a-z][\w'-]* ){{1,3}})?{_NAME_WORD}(?: {_NAME_WORD})?)?"
+    r"(?:'s)? "
+)
+_PERSON_ADVERBS = r"(?:(?:now|currently|still|just|recently|finally|also|both|has|have|had) )*"
+# Where a named person's value ends: what may follow it without a second fact.
+_PERSON_END = (
+    r"(?=$|[.,;:!?(]| (?:in|at|for|with|on|from|near|and|but|since|now|because|after|last|this|"
+    r"next|who|which|so|while|though|although)\b)"
+)
+_PERSON_RULES: list[tuple[str, re.Pattern[str]]] = [
+    (
+        PERSON_CITY,
+        re.compile(
+            rf"{_PERSON}{_PERSON_ADVERBS}(?:lives|live|is living|are living|is based|are based|"
+            r"resides|reside|has moved|have moved|moved|has relocated|have relocated|relocated|"
+            r"is moving|are moving)(?: (?:up|down|out|back|over|across|away))? (?:in|to) "
+            rf"(?P<v>(?:the )?[A-Z][\w'-]*(?: [A-Z][\w'-]*)*){_PERSON_END}"
+        ),
+    ),
+    (
+        PERSON_OCCUPATION,
+        re.compile(
+            rf"{_PERSON}{_PERSON_ADVERBS}(?:works|work|is working|has been working|started "
+            r"working|got a job|has a new job|is now working) as (?:an? )?"
+            rf"(?P<v>[\w'-]+(?: [\w'-]+){{0,3}}?){_PERSON_END}"
+        ),
+    ),
+    (
+        PERSON_OCCUPATION,
+        re.compile(
+            rf"{_PERSON}{_PERSON_ADVERBS}(?:got |was |has been |been |just got )?promoted to "
+            rf"(?:an? |the )?(?P<v>[\w'-]+(?: [\w'-]+){{0,3}}?){_PERSON_END}"
+        ),
+    ),
+    # "is a firefighter", "became a nurse": a job only if the slot rules' job words say so.
+    (
+        PERSON_OCCUPATION,
+        re.compile(
+            rf"{_PERSON}{_PERSON_ADVERBS}(?:is|became|has become|become) (?:now )?an? "
+            rf"(?P<v>[\w'-]+(?: [\w'-]+){{0,3}}?){_PERSON_END}"
+        ),
+    ),
+    (PERSON_OCCUPATION, re.compile(rf"{_PERSON}(?:is (?:now )?|has |just )?(?P<v>retired)\b")),
+]
+# Capitalised words that open a sentence without naming anyone ("Recently moved to Leeds").
+_NOT_PERSONS = frozenset(
+    "I He She They It We You The A An This That These Those Their His Her Its Our My Your "
+    "User Someone Somebody Everyone Everybody Nobody Everything Nothing Both Also Just Now "
+    "Recently Currently Still Finally Already Actually Apparently Eventually Basically Probably "
+    "Maybe Really Soon Then Today Tonight Yesterday Tomorrow Last Next Sadly Luckily Hopefully "
+    "Honestly Officially Suddenly Only Even Never Always Often Sometimes Usually Mostly Anyway "
+    "Meanwhile Later Once Originally Initially Definitely Literally Obviously Clearly "
+    "Unfortunately Fortunately Somehow Lately Yet So And But Or Because Since After Before "
+    "When While Although Though If Who What Where Why How Everyone Someone Anyone "
+    # Verbs opening a subject-less memory ("Has moved to Leeds", "Is retired").
+    "Is Was Are Were Has Had Have Lives Lived Living Works Worked Working Moved Moving Goes "
+    "Went Got Gets Started Starts Became Becomes Broke Feels Felt Turned Renamed Retired Quit "
+    "Left Resigned Relocated Resides Stays Stayed Promoted Does Did Will Would Can Could Should "
+    "Might Must Used Plans Wants Hopes Thinks Says Said Told Loves Likes Hates Misses Visited "
+    "Visits Met".split()
+)
+# A second clause after a named person's value: superseding the memory would lose it.
+_SECOND_CLAUSE = re.compile(
+    r"[,;:]|[.!?] *\S|\b(?:and|but|or|so|while|whereas|although|though|plus|who|which|whose|"
+    r"where|when|because)\b"
+)
+
+
+def _person_slot(text: str) -> tuple[bool, Slot | None]:
+    """Whether ``text`` tells a named person's city or job, and its slot: None when the memory
+    says more than that one fact (module docstring)."""
+    for prefix, pattern in _PERSON_RULES:
+        m = pattern.match(text)
+        if not m or m.group("who") in _NOT_PERSONS:
+            continue
+        value = normalise_value(m.group("v"))
+        if prefix == PERSON_OCCUPATION and value != "retired" and "promoted" not in m.group(0):
+            if not is_occupation(value):
+                continue  # "Nico is a night owl" is no job
+        rest = text[m.end() :].rstrip(" .!")
+        if _SECOND_CLAUSE.search(rest):
+            return True, None
+        if prefix == PERSON_OCCUPATION and re.search(r"\bin (?:the )?[A-Z]", rest):
+            return True, None  # "a firefighter in Tucson" also tells where she lives
+        return True, Slot(prefix + m.group("who").lower(), value)
+    return False, None
+
+
 # A thing named: "renamed their boat Wanderer", "calling their kitten Pepper".
 _NAMING = re.compile(
     r"\b(?:called|calling|call|named|naming|renamed|renaming) (?:their|the|his|her) "
@@ -205,9 +322,14 @@ def slot_of(content: str) -> Slot | None:
     Slot(key='city', value='porto')
     >>> slot_of("Has a dog called Biscuit")
     Slot(key='pet:dog', value='biscuit')
+    >>> slot_of("Their brother Nico lives in Phoenix")
+    Slot(key='city:nico', value='phoenix')
     >>> slot_of("Feels worried about their mum's surgery next week")
     Slot(key='concern:surgery', value="feels worried about their mum's surgery next week")
     """
+    told, person = _person_slot(" ".join(content.replace("\u2019", "'").split()))
+    if told:
+        return person
     text = _strip_subject(content)
     if not text:
         return None
@@ -215,6 +337,8 @@ def slot_of(content: str) -> Slot | None:
         m = pattern.match(text)
         if not m:
             continue
+        if pattern is _RULES[_QUIT][1] and stops(text):
+            continue  # "Quit pottery" gives up an activity (memory.stops), not a job
         who = m.groupdict().get("who")
         value = normalise_value(f"dating {who}" if who else m.group("v"))
         if not value:

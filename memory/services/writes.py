@@ -16,6 +16,16 @@ Every draft is written in one of three ways, decided in this order:
    and supersedes the rows holding the name, with the same event-time rules. Several slots
    holding the name: the one of the newest such memory (event time). The user's named slots
    are looked up only when the draft's text tells a loss.
+   A draft with no slot of its own that tells the user gave something up (``memory.stops``:
+   "Quit pottery", "Stopped going to the gym", "No longer plays chess") supersedes the current
+   memories of the same user and layer that say they do it ("Started a pottery class", "Goes
+   to the gym every morning": the same thing by the stops module's stemmed head word), except
+   pinned ones and ones that tell a stop themselves. The draft keeps no slot. Event time, for a
+   stop: a memory told before it ends at it; a memory of doing it told *after* it (the user
+   took it up again) stays current, and the draft is stored already superseded by the
+   earliest such memory, when it stopped being true. The user's memories are looked up (one
+   query, narrowed in SQL to rows containing a stem) only when the draft's text tells a stop;
+   work ("Quit the bank") is the workplace slot's and tells none.
 2. **Merge.** The draft repeats a current memory: cosine similarity ≥ ``DEDUP_SIMILARITY``
    (default 0.92) to a current memory of the same user, layer (and persona instance, for the
    relationship layer), category and slot. (Two memories of one slot and value agree; both
@@ -46,6 +56,7 @@ from memory.language import text_search_config
 from memory.losses import ENDED_PREFIXES, losses
 from memory.models import CompanionMemory
 from memory.slots import CONCERN, mentions, normalise_value, slot_of, slot_value
+from memory.stops import doings, stem, stopped_stems
 
 #: First key of the two-key advisory lock taken per user while writing memories ("mem").
 _LOCK_CLASS = 0x6D656D
@@ -209,6 +220,35 @@ def memory_loss_slot(
     return None
 
 
+def memory_stopped_rows(
+    *, user_id: uuid.UUID, instance_id: uuid.UUID | None, content: str, lock: bool = False
+) -> list[CompanionMemory]:
+    """The current memories a memory text telling a stop ends, oldest first (event time, then
+    creation); ``[]`` when it tells none.
+
+    ``content`` tells that the user gave something up (:func:`memory.stops.stops`); the rows
+    are the current memories of ``user_id`` in the layer (``instance_id`` None: profile), not
+    pinned, that say the user does one of those things (:func:`memory.stops.doings`, compared
+    by :func:`memory.stops.stem`) and tell no stop themselves. One query, on the rows whose
+    text contains a stem (``lock``: ``FOR UPDATE``), and none when the text tells no stop.
+    """
+    stems = stopped_stems(content)
+    if not stems:
+        return []
+    mentioned = Q()
+    for word in sorted(stems):
+        mentioned |= Q(content__icontains=word)
+    rows = (
+        _current(user_id, instance_id)
+        .filter(mentioned, pinned=False)
+        .defer("embedding")
+        .order_by("occurred_at", "created_at", "id")
+    )
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    return [row for row in rows if not stems.isdisjoint(stem(h) for h in doings(row.content))]
+
+
 def _supersede(old: CompanionMemory, new: CompanionMemory) -> None:
     """Mark ``old`` as replaced by ``new`` from ``new``'s event time on."""
     old.valid_to = max(new.occurred_at, old.occurred_at)
@@ -246,8 +286,10 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
             )
             ts_config = draft.ts_config or text_search_config(draft.content)
             slot = draft_slot(draft)
-            # A loss ("Pickle died") ends the slot holding the name it tells (docstring).
+            # A loss ("Pickle died") ends the slot holding the name it tells; a stop ("Quit
+            # pottery") ends the memories saying the user does the thing (docstring).
             ended = None
+            stopped: list[CompanionMemory] = []
             if slot is None:
                 ended = memory_loss_slot(
                     user_id=draft.user_id,
@@ -257,6 +299,13 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
                 )
                 if ended is not None:
                     slot = (ended[0], normalise_value(draft.content))
+                else:
+                    stopped = memory_stopped_rows(
+                        user_id=draft.user_id,
+                        instance_id=draft.instance_id,
+                        content=draft.content,
+                        lock=True,
+                    )
             key = slot[0] if slot else None
             current = _current(draft.user_id, draft.instance_id)
             # Rows this draft replaces: its slot's other values (or, for a loss, the rows
@@ -273,8 +322,9 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
                 named = current.filter(id=draft.supersedes).select_for_update(of=("self",)).first()
                 if named is not None and all(r.id != named.id for r in replaced):
                     replaced.append(named)
+            stopped = [r for r in stopped if all(r.id != other.id for other in replaced)]
             twin = None
-            if not replaced:
+            if not replaced and not stopped:
                 twin = memory_find_twin(
                     user_id=draft.user_id,
                     instance_id=draft.instance_id,
@@ -317,24 +367,50 @@ def memory_upsert_many(drafts: Sequence[MemoryDraft]) -> list[MemoryWrite]:
                 slot=key,
                 **({"occurred_at": draft.occurred_at} if draft.occurred_at else {}),
             )
-            superseded: list[CompanionMemory] = []
-            newest = max(replaced, key=lambda r: r.occurred_at, default=None)
-            if newest is not None and newest.occurred_at > memory.occurred_at:
-                # Told out of order: what the draft says had already been replaced.
-                _supersede(memory, newest)
-                superseded.append(memory)
-                replaced = [r for r in replaced if r.occurred_at <= memory.occurred_at]
-                replaced = [r for r in replaced if r.id != newest.id]
-                for row in replaced:
-                    _supersede(row, newest)
-                    superseded.append(row)
-                out.append(MemoryWrite(memory, created=True, superseded=tuple(superseded)))
-                continue
-            for row in replaced:
-                _supersede(row, memory)
-                superseded.append(row)
+            superseded = _retire_replaced(memory, replaced) + _retire_stopped(memory, stopped)
             out.append(MemoryWrite(memory, created=True, superseded=tuple(superseded)))
     return out
+
+
+def _retire_replaced(
+    memory: CompanionMemory, replaced: list[CompanionMemory]
+) -> list[CompanionMemory]:
+    """Supersede the rows a new ``memory`` replaces (its slot's other values, the row a model
+    named), in event time: when one is newer, the memory was told out of order and is itself
+    superseded by the newest, as is every older row. Returns the rows superseded."""
+    superseded: list[CompanionMemory] = []
+    newest = max(replaced, key=lambda r: r.occurred_at, default=None)
+    if newest is not None and newest.occurred_at > memory.occurred_at:
+        # Told out of order: what the draft says had already been replaced.
+        _supersede(memory, newest)
+        superseded.append(memory)
+        replaced = [r for r in replaced if r.occurred_at <= memory.occurred_at]
+        replaced = [r for r in replaced if r.id != newest.id]
+        for row in replaced:
+            _supersede(row, newest)
+            superseded.append(row)
+        return superseded
+    for row in replaced:
+        _supersede(row, memory)
+        superseded.append(row)
+    return superseded
+
+
+def _retire_stopped(memory: CompanionMemory, doing: list[CompanionMemory]) -> list[CompanionMemory]:
+    """Supersede the rows saying the user does what a new stop ``memory`` says they gave up
+    (oldest first): those told up to the stop's event time end at it; when one is newer (taken
+    up again), the stop itself is superseded by the earliest such row, unless it already is.
+    Returns the rows superseded, the stop last when it is one of them."""
+    superseded: list[CompanionMemory] = []
+    later = [r for r in doing if r.occurred_at > memory.occurred_at]
+    for row in doing:
+        if row.occurred_at <= memory.occurred_at:
+            _supersede(row, memory)
+            superseded.append(row)
+    if later and memory.superseded_by_id is None:
+        _supersede(memory, later[0])
+        superseded.append(memory)
+    return superseded
 
 
 def memory_supersede_slot(*, memory: CompanionMemory, at: datetime) -> list[CompanionMemory]:

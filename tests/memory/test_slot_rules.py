@@ -55,3 +55,57 @@ def test_a_memory_fills_the_slot_its_words_say(content, slot):
 )
 def test_a_memory_that_only_looks_like_a_slot_has_none(content):
     assert slot_of(content) is None
+
+
+# --- a named person's city and job ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "slot"),
+    [
+        ("Their brother Nico lives in Phoenix", Slot("city:nico", "phoenix")),
+        ("Nico moved to Denver", Slot("city:nico", "denver")),
+        ("Nico's moved to Denver", Slot("city:nico", "denver")),
+        ("Nico and his wife Kayla moved up to Denver last week", Slot("city:nico", "denver")),
+        ("Their twin brother Nico lives in Phoenix with his wife", Slot("city:nico", "phoenix")),
+        ("The user's cousin Ana relocated to The Hague", Slot("city:ana", "hague")),
+        ("Aunt Rosa moved back to Leeds", Slot("city:rosa", "leeds")),
+        ("Nico Ruiz lives in New York", Slot("city:nico", "new york")),
+        ("Their sister Marisol is a firefighter", Slot("occupation:marisol", "firefighter")),
+        ("Marisol works as a nurse", Slot("occupation:marisol", "nurse")),
+        ("Marisol got promoted to captain at her station", Slot("occupation:marisol", "captain")),
+        ("Nico's wife Kayla is a nurse", Slot("occupation:kayla", "nurse")),
+        ("Their dad Tom is retired", Slot("occupation:tom", "retired")),
+        # The user's own slots stay theirs.
+        ("Lives in Phoenix", Slot("city", "phoenix")),
+        ("Recently moved to Denver", Slot("city", "denver")),
+        ("Has moved to Denver", Slot("city", "denver")),
+        ("Is retired", Slot("occupation", "retired")),
+        ("She moved to Denver", Slot("city", "denver")),
+        ("Sam has a beagle called Biscuit", Slot("pet:dog", "biscuit")),
+    ],
+)
+def test_a_named_persons_city_and_job_are_slots_of_their_own(content, slot):
+    assert slot_of(content) == slot
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # More than one fact: superseding it would lose the rest.
+        "Their sister Marisol is a firefighter in Tucson, their twin brother Nico lives in "
+        "Phoenix and just had a baby girl",
+        "Nico lives in Phoenix and just had a baby girl",
+        "Nico moved to Denver, he hates the snow",
+        "Nico moved to Denver because his wife got a job there",
+        "Marisol is a nurse who works nights",
+        "Their sister Marisol is a firefighter in Tucson",  # a job and a city
+        # No city or job.
+        "Nico is a night owl",
+        "Nico moved to a bigger flat",
+        "Their brother lives in Phoenix",  # no name
+        "Their mum is retired",
+    ],
+)
+def test_a_named_person_memory_that_says_more_or_other_has_no_slot(content):
+    assert slot_of(content) is None

@@ -639,3 +639,79 @@ def test_offline_dreaming_reads_a_pronoun_against_what_is_remembered(session, al
     captain = CompanionMemory.objects.get(content="Their dog is called Captain (a beagle)")
     assert waffles.slot == captain.slot == "pet:dog"
     assert captain.superseded_by_id == waffles.id
+
+
+# --- a named person's facts -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_named_persons_move_supersedes_where_they_lived_not_the_users_city(session):
+    start = timezone.now() - timedelta(days=30)
+    (mine,) = memory_upsert_many([draft(session, "Lives in Tucson", at=start, seed=1)])
+    (nicos,) = memory_upsert_many(
+        [draft(session, "Their brother Nico lives in Phoenix", at=start, seed=2)]
+    )
+    (marisols,) = memory_upsert_many(
+        [draft(session, "Their sister Marisol lives in Tucson", at=start, seed=3)]
+    )
+    moved_at = start + timedelta(days=10)
+
+    (moved,) = memory_upsert_many([draft(session, "Nico moved to Denver", at=moved_at, seed=4)])
+
+    assert (mine.memory.slot, nicos.memory.slot) == ("city", "city:nico")
+    assert moved.memory.slot == "city:nico"
+    assert [row.id for row in moved.superseded] == [nicos.memory.id]
+    rows = {m.content: m for m in CompanionMemory.objects.all()}
+    old = rows["Their brother Nico lives in Phoenix"]
+    assert (old.superseded_by_id, old.valid_to) == (moved.memory.id, moved_at)
+    assert rows["Lives in Tucson"].valid_to is None
+    assert rows["Their sister Marisol lives in Tucson"].valid_to is None
+    assert rows["Nico moved to Denver"].valid_to is None
+
+
+@pytest.mark.django_db
+def test_a_named_persons_promotion_supersedes_their_job_and_a_memory_of_many_facts_stays(
+    session,
+):
+    start = timezone.now() - timedelta(days=30)
+    memory_upsert_many(
+        [
+            draft(session, "Works as a paramedic", at=start, seed=1),
+            draft(session, "Their sister Marisol is a firefighter", at=start, seed=2),
+            draft(
+                session,
+                "Their cousin Ines is a firefighter in Tucson, their twin brother Nico lives "
+                "in Phoenix and just had a baby girl",
+                at=start,
+                seed=3,
+                category="relation",
+            ),
+        ]
+    )
+
+    (promoted,) = memory_upsert_many(
+        [
+            draft(
+                session,
+                "Marisol got promoted to captain at her station",
+                at=start + timedelta(days=5),
+                seed=4,
+            )
+        ]
+    )
+    (moved,) = memory_upsert_many(
+        [draft(session, "Nico moved to Denver", at=start + timedelta(days=6), seed=5)]
+    )
+
+    assert promoted.memory.slot == "occupation:marisol"
+    assert [row.content for row in promoted.superseded] == ["Their sister Marisol is a firefighter"]
+    assert moved.superseded == ()
+    assert sorted(
+        CompanionMemory.objects.filter(valid_to__isnull=True).values_list("content", flat=True)
+    ) == [
+        "Marisol got promoted to captain at her station",
+        "Nico moved to Denver",
+        "Their cousin Ines is a firefighter in Tucson, their twin brother Nico lives in Phoenix "
+        "and just had a baby girl",
+        "Works as a paramedic",
+    ]
