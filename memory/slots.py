@@ -139,6 +139,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         "relationship_status",
         re.compile(
             r"^(?:is |got |just got )?(?P<v>single|married|engaged|divorced|separated|widowed|"
+            r"getting divorced|getting married|"
             r"in a relationship|dating [^.,;!?]+|broke up with [^.,;!?]+|"
             # Someone unnamed: "seeing someone new, her name is Leonor" names them.
             r"seeing someone(?![^.;!?]*\bname(?:'s| is)\b)|"
@@ -279,6 +280,17 @@ _PENDING = re.compile(
     r"saturday|sunday|week|weekend|month|\w+day)\b",
     re.IGNORECASE,
 )
+# Something whose outcome is awaited, with when it comes ("results in about two weeks",
+# "the hearing is on the 2nd of May", "my driving test is next month"): a concern even
+# without a worry word, settled by the later memory that names it.
+_AWAITED = re.compile(
+    r"\b(?P<v>(?:[\w']+ ){0,2}(?:hearing|results?|verdict|decision|interview|exam|exams|test|"
+    r"scan|appointment|operation|surgery|biopsy|trial|viva|audition|offer|visa|application|"
+    r"court date|due date|deadline))(?: (?:at|with|for) [\w' ]{1,30}?)?"
+    r"(?: is| are| will be| should be| comes?| come| due| back)*"
+    r" (?:on|in|next|this|by|due|at the end of) (?=\S)",
+    re.IGNORECASE,
+)
 _TIME_TAIL = re.compile(
     r"\s+(?:today|tomorrow|tonight|yesterday|next \w+|this \w+|on \w+day|in \w+ \w+|in "
     r"(?:january|february|march|april|may|june|july|august|september|october|november|"
@@ -373,12 +385,14 @@ def concern_subject(content: str) -> str | None:
     """The subject word of a worry in ``content`` ("nervous about the job interview" →
     ``interview``): the last content word of what the worry is about, time words dropped;
     or, for a worry beside a coming event ("the surgery is next Thursday and I'm a nervous
-    wreck"), that event's word."""
+    wreck"), that event's word; or, with no worry at all, the word of an awaited outcome and
+    when it comes ("results in about two weeks" → ``results``, "the hearing is on the 2nd of
+    May" → ``hearing``)."""
     m = _CONCERN_RE.search(content) or _PLAN.search(content)
     if not m:
-        if not _WORRY.search(content):
-            return None
-        m = _PENDING.search(content)
+        m = (_PENDING.search(content) if _WORRY.search(content) else None) or _AWAITED.search(
+            content
+        )
         if not m:
             return None
     about = _TIME_TAIL.sub("", m.group("v").strip())

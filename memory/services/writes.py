@@ -117,16 +117,21 @@ def memory_find_twin(
     ``embedding``, if its cosine similarity is ≥ ``threshold`` (``DEDUP_SIMILARITY``).
 
     ``slot`` (when given, None included) also requires the same slot key: two values of one
-    slot are a change, never a duplicate, however alike their texts embed.
+    slot are a change, never a duplicate, however alike their texts embed. With a slot key the
+    category is not compared: one slot holds one fact, and "Is divorced" read by the turn as a
+    ``fact`` and by dreaming as a ``relation`` is still one memory.
 
     Exact: it ranks by ``1 − distance``, which the HNSW index cannot serve, so the planner scans
     the user's rows instead of filtering an approximate top-40. ``lock`` adds ``FOR UPDATE``.
     """
     threshold = settings.DEDUP_SIMILARITY if threshold is None else threshold
     rows = _current(user_id, instance_id)
-    rows = (
-        rows.filter(category__isnull=True) if category is None else rows.filter(category=category)
-    )
+    if not isinstance(slot, str):
+        rows = (
+            rows.filter(category__isnull=True)
+            if category is None
+            else rows.filter(category=category)
+        )
     if slot is not ...:
         rows = rows.filter(slot__isnull=True) if slot is None else rows.filter(slot=slot)
     if lock:

@@ -252,3 +252,25 @@ def test_she_has_before_a_participle_and_irregular_pasts():
 
 def test_a_move_keeps_the_place_without_its_time():
     assert contents("yes I moved to Leeds in May") == ["Lives in Leeds", "Moved to Leeds in May"]
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("I no longer play chess", ["No longer plays chess"]),
+        ("I quit pottery", ["Quit pottery"]),
+        ("I have quit the gym", ["Has quit the gym"]),
+        ("my wife Wendy and I have decided to separate", ["Is separated"]),
+        (
+            "the divorce came through last month",
+            ["Is divorced", "The divorce came through last month"],
+        ),
+    ],
+)
+def test_giving_up_and_a_marriage_ending_are_read(said, expected):
+    assert contents(said)[: len(expected)] == expected
+
+
+@pytest.mark.parametrize("said", ["I'm so done", "I've read that one", "I'm rambling, sorry"])
+def test_a_short_line_that_needs_the_other_side_is_no_memory(said):
+    assert contents(said) == []

@@ -109,3 +109,26 @@ def test_a_named_persons_city_and_job_are_slots_of_their_own(content, slot):
 )
 def test_a_named_person_memory_that_says_more_or_other_has_no_slot(content):
     assert slot_of(content) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "key"),
+    [
+        # An awaited outcome and when it comes is a concern, worried or not.
+        ("Filed a small claims case, hearing is on the 2nd of May", "concern:hearing"),
+        ("Results in about two weeks", "concern:results"),
+        ("Their driving test is next month", "concern:test"),
+        ("Has got a final round interview at Pixelcraft on Thursday", "concern:interview"),
+        ("Is getting divorced", "relationship_status"),
+        ("Is separated", "relationship_status"),
+    ],
+)
+def test_what_is_awaited_and_a_marriage_ending_have_slots(content, key):
+    assert slot_of(content).key == key
+
+
+@pytest.mark.parametrize(
+    "content", ["Their exam results are in", "Works in the test kitchen on Mondays"]
+)
+def test_an_outcome_that_came_or_a_word_in_passing_is_no_awaited_concern(content):
+    assert slot_of(content) is None

@@ -715,3 +715,43 @@ def test_a_named_persons_promotion_supersedes_their_job_and_a_memory_of_many_fac
         "and just had a baby girl",
         "Works as a paramedic",
     ]
+
+
+@pytest.mark.django_db
+def test_one_slot_value_told_in_two_categories_is_one_memory(session):
+    at = timezone.now() - timedelta(days=3)
+    (turn,) = memory_upsert_many([draft(session, "Is divorced", at=at, seed=7)])
+    (dream,) = memory_upsert_many(
+        [draft(session, "Is divorced", at=at + timedelta(hours=1), seed=7, category="relation")]
+    )
+
+    assert dream.memory.id == turn.memory.id
+    assert list(CompanionMemory.objects.values_list("content", "slot", "valid_to")) == [
+        ("Is divorced", "relationship_status", None)
+    ]
+
+
+@pytest.mark.django_db
+def test_news_of_an_awaited_hearing_settles_it(session):
+    start = timezone.now() - timedelta(days=40)
+    (hearing,) = memory_upsert_many(
+        [
+            draft(
+                session, "Filed a small claims case, hearing is on the 2nd of May", at=start, seed=8
+            )
+        ]
+    )
+    (news,) = memory_upsert_many(
+        [
+            draft(
+                session,
+                "Won the hearing, the judge ruled in their favour",
+                at=start + timedelta(days=30),
+                seed=9,
+            )
+        ]
+    )
+
+    hearing.memory.refresh_from_db()
+    assert news.memory.slot == hearing.memory.slot == "concern:hearing"
+    assert hearing.memory.superseded_by_id == news.memory.id

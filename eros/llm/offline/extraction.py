@@ -343,6 +343,15 @@ _STATUS_RES = [
         rf"\bI(?: now)? have an? (?:new )?(?P<v>{_PARTNERS})"
         r"(?: (?:called|named) (?P<who>[A-Z][\w'-]{1,29}))?"
     ),
+    # A marriage ending: "we've decided to separate", "the divorce came through".
+    rx(
+        r"\b(?:we|I)(?:'ve| have)? (?:just |finally )?(?:decided|agreed) to "
+        r"(?P<v>separate|split up|break up|get divorced)\b"
+    ),
+    rx(
+        r"\b(?:the|my|our) (?P<v>divorce) (?:came through|is final|went through|was finali[sz]ed|"
+        r"is finali[sz]ed|is done)"
+    ),
     # Names are capitalised, so these are case-sensitive outside the (?i:…) groups.
     re.compile(
         r"\b(?P<who>[A-Z][\w'-]{1,29}) and I (?i:just |finally |recently )?(?P<v>broke up)\b"
@@ -550,6 +559,10 @@ def _status_value(m: re.Match[str]) -> str:
         return "is dating " + value[7:]
     if low in {"seeing", "dating"}:
         return f"is dating {who}" if who else ""
+    if low in {"separate", "split up", "break up"}:
+        return "is separated" if low == "separate" else "broke up with their partner"
+    if low in {"divorce", "get divorced"}:
+        return "is divorced" if low == "divorce" else "is getting divorced"
     return f"is {low}"
 
 
@@ -847,7 +860,7 @@ _DISCOURSE = re.compile(
 # Laughter or an emoticon at the end ("…said yes haha", "…lol :)").
 _TRAILING_LAUGH = re.compile(
     r"(?:[\s,]*(?:ha(?:ha)+|hehe+|lol|lmao|xd|:\)|:\(|:d|:p|;\)|thanks|thank you|thx|ty|"
-    r"cheers|speak soon|talk (?:soon|later|tomorrow)|sorry in advance|wish me luck|brb))+"
+    r"cheers|speak soon|talk (?:soon|later|tomorrow)|sorry(?: in advance)?|wish me luck|brb))+"
     r"\s*[.!]*$",
     re.IGNORECASE,
 )
@@ -1055,8 +1068,15 @@ def _statement(
     content_words = [w for w in words if len(w) >= 4 and w not in STOPWORDS]
     # Short is fine when it names something ("passed the SQE"): a capital inside.
     named_inside = any(w[:1].isupper() and w != "I" for w in clause.split()[1:])
-    short = len(words) < 3 or (len(words) < 4 and not named_inside)
-    if short or len(content_words) < 2 - named_inside or _is_commentary(clause, words):
+    # "I quit pottery" says something in three words: a verb of the user's own and its object.
+    own = words[0] in {"i", "i've", "i'm"}
+    short = len(words) < 3 or (len(words) < 4 and not (named_inside or own))
+    # One content word is enough beside a name, or in a longer line of the user's own ("I
+    # have quit the gym"); a three-word line needs two ("I quit pottery", not "I'm so done").
+    enough = 2 - (named_inside or (own and len(words) >= 4))
+    # A short line about "that one" needs the other side's line to mean anything.
+    deictic = len(words) < 5 and words[-1] in {"it", "that", "this", "one", "them", "those"}
+    if short or deictic or len(content_words) < enough or _is_commentary(clause, words):
         return None, after
     if set(words) & _YOU and not set(words) & _FIRST_PERSON:
         return None, after  # about the companion
@@ -1142,7 +1162,11 @@ def _third_person_statement(body: str, subject: str) -> str:
                 return ""
             # Adverbs before the verb stay as they are ("I never learned" → "Never learned").
             at = 0
-            while at < len(rest) - 1 and rest[at].lower() in ADVERBS:
+            while at < len(rest) - 1 and (
+                rest[at].lower() in ADVERBS
+                or (rest[at].lower() == "no" and rest[at + 1].lower() == "longer")
+                or (rest[at].lower() == "longer" and at and rest[at - 1].lower() == "no")
+            ):
                 at += 1
             words = [*(w.lower() for w in rest[:at]), third_person_verb(rest[at]), *rest[at + 1 :]]
         else:
