@@ -274,3 +274,17 @@ def test_giving_up_and_a_marriage_ending_are_read(said, expected):
 @pytest.mark.parametrize("said", ["I'm so done", "I've read that one", "I'm rambling, sorry"])
 def test_a_short_line_that_needs_the_other_side_is_no_memory(said):
     assert contents(said) == []
+
+
+def test_a_named_subject_is_what_a_later_she_stands_for():
+    assert contents("and Ffion got her results!! A*AA, she's off to Aberystwyth to do biology") == [
+        "Ffion got her results",
+        "A*AA, Ffion is off to Aberystwyth to do biology",
+    ]
+    assert "Their mum is 71, their mum has never had an operation" in contents(
+        "my mum is 71, she's never had an operation"
+    )
+
+
+def test_a_job_accepted_is_where_the_user_works():
+    assert contents("decided. turned down Quillpay and accepted the NHS job")[0] == "Works at NHS"

@@ -268,7 +268,8 @@ _WORKPLACE_NEW_RES = [
         rf" (?:a |my |the )?(?:new )?job (?:at|with) (?P<v>{PHRASE})"
     ),
     rx(
-        r"\bI(?:'ve| have)? (?:just |finally )?(?:got|landed) the (?P<v>[\w'-]+(?: [\w'-]+)?) job\b"
+        r"(?:^|\bI(?:'ve| have)? |\band |[.!,;]\s*)(?:just |finally )?(?:got|landed|accepted|took)"
+        r" the (?P<v>[\w'-]+(?: [\w'-]+)?) (?:job|offer|role|position)\b"
     ),
 ]
 _LIKE_RES = [
@@ -972,8 +973,33 @@ def _resolve_naming(sentence: str, thing: str, being: str) -> str:
 
 
 def _being(noun: str) -> str:
-    """How a pronoun for the pet or person ``noun`` is written back: ``"their kitten"``."""
-    return "their " + noun.lower()
+    """How a pronoun for the pet or person ``noun`` is written back: ``"their kitten"``, or
+    a name as it is (``"Ffion"``)."""
+    return noun if noun[:1].isupper() else "their " + noun.lower()
+
+
+# A named one as the subject: "Ffion got her results", "and Nico moved…" (a capitalised word
+# that is no pronoun, day or month, then a verb).
+_NAMED_SUBJECT = re.compile(
+    r"(?:^|[,;]\s*|\b(?:and|but|so|then)\s+)(?P<n>(?-i:[A-Z])[a-z][\w'-]+) (?P<v>[\w']+)"
+)
+_NOT_SUBJECT_NAMES = frozenset(
+    "i the my our their his her this that these those it he she they we you monday tuesday "
+    "wednesday thursday friday saturday sunday january february march april may june july "
+    "august september october november december today tomorrow yesterday".split()
+)
+
+
+def _spoken_of_in(text: str) -> str | None:
+    """The pet, person or named one ``text`` speaks of first (how a later pronoun is written
+    back), or None: "my kitten…" → ``"their kitten"``, "Ffion got her results" → ``"Ffion"``."""
+    named = _SUBJECT_NOUN.search(text)
+    if named:
+        return _being(named.group("n"))
+    for m in _NAMED_SUBJECT.finditer(text):
+        if m.group("n").lower() not in _NOT_SUBJECT_NAMES and _verb_like(m.group("v")):
+            return m.group("n")
+    return None
 
 
 def _is_commentary(body: str, words: Sequence[str]) -> bool:
@@ -1020,8 +1046,7 @@ def statements(
         got = _THING.search(sentence) or _MY_THING.search(sentence)
         if got and got.group("n").lower() not in _VAGUE_OBJECTS | STOPWORDS:
             thing = "their " + got.group("n").lower()
-        named = _SUBJECT_NOUN.search(sentence)
-        spoken_of = _being(named.group("n")) if named else being
+        spoken_of = _spoken_of_in(sentence) or being
         if sentence.endswith("?") or not sentence or _NOT_A_STATEMENT.match(sentence):
             being = spoken_of
             continue
@@ -1052,8 +1077,7 @@ def _statement(
 ) -> tuple[tuple[str, str] | None, str]:
     """One clause as ``(content, category)`` or None, and the pet or person spoken of after
     it (``statements``)."""
-    named = _SUBJECT_NOUN.search(clause)
-    after = _being(named.group("n")) if named else being
+    after = _spoken_of_in(clause) or being
     # What the patterns already read is not said twice.
     if covered_stems and _stems(clause) <= covered_stems:
         return None, after
@@ -1080,7 +1104,7 @@ def _statement(
         return None, after
     if set(words) & _YOU and not set(words) & _FIRST_PERSON:
         return None, after  # about the companion
-    content = _third_person_statement(clause, being)
+    content = _third_person_statement(clause, being, after)
     return ((content, _statement_category(content)) if content else None), after
 
 
@@ -1129,6 +1153,11 @@ def clauses(body: str, *, pronouns: bool = False) -> list[str]:
     return [p for p in pieces if p]
 
 
+# "she's" / "he is" opening a clause after a comma.
+_CLAUSE_PRONOUN = re.compile(r"(?P<lead>,\s+)(?:she|he)(?P<c>'s|\s+is|\s+was|\s+has)\s+", re.I)
+_LINKS = {"'s": "is", "is": "is", "was": "was", "has": "has"}
+
+
 def _before_participle(words: Sequence[str]) -> bool:
     """Whether ``words`` start, after adverbs, with a past participle ("never had", "been")."""
     for word in words:
@@ -1151,7 +1180,7 @@ _THEY_AGREEMENT = [
 ]
 
 
-def _third_person_statement(body: str, subject: str) -> str:
+def _third_person_statement(body: str, subject: str, within: str = "") -> str:
     words = body.rstrip(".!;").split()
     first = words[0].lower()
     if first in {"i", "i'm", "i've", "i'd", "i'll", "im"}:
@@ -1183,7 +1212,19 @@ def _third_person_statement(body: str, subject: str) -> str:
             if verb == "is" and m.group("c") == "'s" and _before_participle(rest.split()):
                 verb = "has"  # "she's never had…" is "she has never had…"
             words = [subject, *([verb] if verb else []), *rest.split()]
-    text = swap_person(" ".join(words), THIRD_PERSON)
+    joined = " ".join(words)
+    if within:
+        # A she/he opening a later clause stands for the one this line spoke of ("Ffion got
+        # her results, she's off to…").
+        def name(m: re.Match[str]) -> str:
+            link = _LINKS.get(" ".join(m.group("c").split()).lower(), "")
+            rest = joined[m.end() :].split()
+            if link == "is" and m.group("c") == "'s" and _before_participle(rest):
+                link = "has"
+            return f"{m.group('lead')}{within} {link} "
+
+        joined = _CLAUSE_PRONOUN.sub(name, joined)
+    text = swap_person(joined, THIRD_PERSON)
     text = re.sub(r"\bwe\b", "they", text, flags=re.IGNORECASE)
     for wrong, right in _THEY_AGREEMENT:
         text = re.sub(wrong, right, text)
