@@ -115,10 +115,11 @@ def test_sessions_out_of_time_order_are_refused():
         ReplayFile.model_validate(data)
 
 
-def test_the_shipped_replay_file_is_well_formed_and_big_enough():
-    data = ReplayFile.model_validate_json(
-        (FIXTURES / "conversations" / "memory_replay.json").read_bytes()
-    )
+@pytest.mark.parametrize(
+    "name", ["memory_replay.json", "memory_replay_heldout.json", "memory_replay_heldout2.json"]
+)
+def test_the_shipped_replay_files_are_well_formed_and_big_enough(name):
+    data = ReplayFile.model_validate_json((FIXTURES / "conversations" / name).read_bytes())
     assert len(data.scenarios) >= 12
     assert sum(len(s.questions) for s in data.scenarios) >= 50
     names = set().union(*(s.persona_names() for s in data.scenarios))
