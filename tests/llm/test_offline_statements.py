@@ -288,3 +288,18 @@ def test_a_named_subject_is_what_a_later_she_stands_for():
 
 def test_a_job_accepted_is_where_the_user_works():
     assert contents("decided. turned down Quillpay and accepted the NHS job")[0] == "Works at NHS"
+
+
+def test_they_stands_for_the_last_several_and_him_for_the_last_one():
+    assert contents(
+        "Anika talked me into two rabbits lol. they're called Salt and Vinegar",
+        "they live in a hutch in the garden",
+    ) == [
+        "Anika talked them into two rabbits",
+        "Their rabbits are called Salt and Vinegar",
+        "Their rabbits live in a hutch in the garden",
+    ]
+    assert "Milo wants to call their beagle Sausage" in contents(
+        "we adopted a beagle from the shelter, the kids aren't sure about the name",
+        "Milo wants to call him Sausage and Edie wants Waffles",
+    )

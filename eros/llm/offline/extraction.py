@@ -801,17 +801,19 @@ _REMEMBERED_NAMED = re.compile(
 
 
 def _spoken_of(remembered: Sequence[str]) -> str:
-    """The ``"being|thing"`` a conversation starts from (``statements``): the first pet or
-    person and the first other thing ``remembered`` names."""
-    being = thing = ""
+    """The ``"being|thing|many"`` a conversation starts from (``statements``): the first pet
+    or person, the first other thing and the first several ``remembered`` names."""
+    being = thing = many = ""
     for content in remembered:
         for m in _REMEMBERED_NAMED.finditer(content):
             noun = (m.group("n") or m.group("m")).lower()
             if noun in PET_SPECIES or re.fullmatch(_RELATIONS, noun):
                 being = being or f"their {noun}"
+            elif noun.rstrip("s") in PET_SPECIES or re.fullmatch(_RELATIONS, noun.rstrip("s")):
+                many = many or f"their {noun}"
             elif noun not in _VAGUE_OBJECTS | STOPWORDS:
                 thing = thing or f"their {noun}"
-    return f"{being}|{thing}"
+    return f"{being}|{thing}|{many}"
 
 
 # --- statements: what the patterns do not recognise, kept as the user said it (third person)
@@ -981,7 +983,7 @@ def _being(noun: str) -> str:
 # A named one as the subject: "Ffion got her results", "and Nico moved…" (a capitalised word
 # that is no pronoun, day or month, then a verb).
 _NAMED_SUBJECT = re.compile(
-    r"(?:^|[,;]\s*|\b(?:and|but|so|then)\s+)(?P<n>(?-i:[A-Z])[a-z][\w'-]+) (?P<v>[\w']+)"
+    r"(?:^|[,;]\s*)(?:(?:and|but|so|then)\s+)?(?P<n>(?-i:[A-Z])[a-z][\w'-]+) (?P<v>[\w']+)"
 )
 _NOT_SUBJECT_NAMES = frozenset(
     "i the my our their his her this that these those it he she they we you monday tuesday "
@@ -1023,8 +1025,8 @@ def statements(
     text: str, subject: str = "", *, covered: Sequence[str] = ()
 ) -> tuple[list[tuple[str, str]], str]:
     """The informative statements of one message as ``(content, category)``, and what the
-    user last spoke of (``"their kitten|their boat"``: the last pet or person, the last thing
-    they got), carried to the next message.
+    user last spoke of (``"their kitten|their boat|their kids"``: the last pet or person, the
+    last thing they got, the last several), carried to the next message.
 
     A sentence is skipped when it is a question, a request to the companion, leave-taking,
     thanks, a greeting or an acknowledgement. What is left is cut into clauses where a new
@@ -1038,7 +1040,7 @@ def statements(
     by what it names (``"renamed it Wanderer"`` → ``"renamed their boat Wanderer"``).
     """
     out: list[tuple[str, str]] = []
-    being, _, thing = subject.partition("|")
+    being, thing, many = ([*subject.split("|"), "", ""])[:3]
     covered_stems = set().union(*(_stems(c) for c in covered)) if covered else set()
     for found in _SENTENCE.finditer(normalise(text)):
         sentence = " ".join(found.group(0).split())
@@ -1046,48 +1048,68 @@ def statements(
         got = _THING.search(sentence) or _MY_THING.search(sentence)
         if got and got.group("n").lower() not in _VAGUE_OBJECTS | STOPWORDS:
             thing = "their " + got.group("n").lower()
-        spoken_of = _spoken_of_in(sentence) or being
+        spoken = _spoken_of_in(sentence)
         if sentence.endswith("?") or not sentence or _NOT_A_STATEMENT.match(sentence):
-            being = spoken_of
+            being, many = _note(spoken, being, many)
             continue
         if _GREETING.match(sentence):
             if not _FIRST_PERSON_STATEMENT.search(sentence):
-                being = spoken_of
+                being, many = _note(spoken, being, many)
                 continue
             sentence = _GREETING.sub("", sentence)
         body = _GREETING_OR_ACK.sub("", sentence).strip(" ,.!;:-")
         body = _TRAILING_LAUGH.sub("", _DISCOURSE.sub("", body)).strip(" ,.!;:-")
         if _NOT_A_STATEMENT.match(body):
-            being = spoken_of
+            being, many = _note(spoken, being, many)
             continue
         body = _IMPERSONAL_YOU.sub(r"\g<lead>one\g<tail>", body)
         body = _INTRODUCTION.sub("", body)  # the name is a pattern memory already
         pieces = clauses(body)
         for clause in pieces:
-            said, being = _statement(clause, being, thing, covered_stems)
+            said, being, many = _statement(clause, being, many, thing, covered_stems)
             if said is not None:
                 out.append(said)
         if not pieces:
-            being = spoken_of  # "update on the kitten": nothing to keep, but the kitten is next
-    return out, f"{being}|{thing}"
+            # "update on the kitten": nothing to keep, but the kitten is what comes next.
+            being, many = _note(spoken, being, many)
+    return out, f"{being}|{thing}|{many}"
+
+
+def _plural(spoken: str) -> bool:
+    """Whether what was spoken of is several ("their rabbits", "their kids")."""
+    return spoken.startswith("their ") and spoken.endswith("s") and not spoken.endswith("ss")
+
+
+def _note(spoken: str | None, being: str, many: str) -> tuple[str, str]:
+    """``(being, many)`` after speaking of ``spoken``: "she"/"he" stand for the last one
+    spoken of, "they" for the last several."""
+    if not spoken:
+        return being, many
+    return (being, spoken) if _plural(spoken) else (spoken, many)
 
 
 def _statement(
-    clause: str, being: str, thing: str, covered_stems: set[str]
-) -> tuple[tuple[str, str] | None, str]:
-    """One clause as ``(content, category)`` or None, and the pet or person spoken of after
-    it (``statements``)."""
-    after = _spoken_of_in(clause) or being
+    clause: str, being: str, many: str, thing: str, covered_stems: set[str]
+) -> tuple[tuple[str, str] | None, str, str]:
+    """One clause as ``(content, category)`` or None, and the one and the several spoken of
+    after it (``statements``)."""
+    spoken = _spoken_of_in(clause)
+    after, after_many = _note(spoken, being, many)
+
     # What the patterns already read is not said twice.
     if covered_stems and _stems(clause) <= covered_stems:
-        return None, after
+        return None, after, after_many
     naming = _PRONOUN_NAMED.match(clause)
     if naming:
-        named_thing = thing if naming.group("p").lower().startswith("it") else being
+        pronoun = naming.group("p").lower()
+        named_thing = thing if pronoun.startswith("it") else being
+        if pronoun.startswith("they"):
+            named_thing = many
         if not named_thing:
-            return None, after
+            return None, after, after_many
         verb = "are" if naming.group("p").lower().startswith("they") else "is"
-        return (f"{capitalise(named_thing)} {verb} called {naming.group('v')}", "fact"), after
+        said = (f"{capitalise(named_thing)} {verb} called {naming.group('v')}", "fact")
+        return said, after, after_many
     words = [bare(w) for w in clause.split()]
     content_words = [w for w in words if len(w) >= 4 and w not in STOPWORDS]
     # Short is fine when it names something ("passed the SQE"): a capital inside.
@@ -1101,11 +1123,11 @@ def _statement(
     # A short line about "that one" needs the other side's line to mean anything.
     deictic = len(words) < 5 and words[-1] in {"it", "that", "this", "one", "them", "those"}
     if short or deictic or len(content_words) < enough or _is_commentary(clause, words):
-        return None, after
+        return None, after, after_many
     if set(words) & _YOU and not set(words) & _FIRST_PERSON:
-        return None, after  # about the companion
-    content = _third_person_statement(clause, being, after)
-    return ((content, _statement_category(content)) if content else None), after
+        return None, after, after_many  # about the companion
+    content = _third_person_statement(clause, being, after, many=many)
+    return ((content, _statement_category(content)) if content else None), after, after_many
 
 
 # Where a clause may end: a comma or semicolon (with "and", "but" or "so" after it), or
@@ -1180,7 +1202,7 @@ _THEY_AGREEMENT = [
 ]
 
 
-def _third_person_statement(body: str, subject: str, within: str = "") -> str:
+def _third_person_statement(body: str, subject: str, within: str = "", *, many: str = "") -> str:
     words = body.rstrip(".!;").split()
     first = words[0].lower()
     if first in {"i", "i'm", "i've", "i'd", "i'll", "im"}:
@@ -1204,6 +1226,8 @@ def _third_person_statement(body: str, subject: str, within: str = "") -> str:
         words = [f"{subject}'s", *words[1:]]
     else:
         m = _PRONOUN_START.match(" ".join(words))
+        if m and m.group("p").lower() == "they":
+            subject = many  # "they" is the last several spoken of, if any
         if m and subject:
             link = {"'s": "is", " is": "is", " was": "was", "'ll": "will", " will": "will"}
             link |= {" has": "has", "'re": "are", " are": "are", " were": "were"}
