@@ -192,3 +192,11 @@ def run_driver(action: str, payload: dict, database_url: str, env: dict[str, str
     if result.returncode != 0:
         raise AssertionError(f"e5_driver {action} failed:\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def session(alice):
+    """A chat session of ``alice`` with a persona instance of its own."""
+    from companions.models import ChatSession
+
+    return ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())

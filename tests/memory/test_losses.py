@@ -17,7 +17,7 @@ from eros.llm.fakes import unit_vector
 from memory.losses import Loss, losses
 from memory.models import CompanionMemory
 from memory.selectors import memory_recall
-from memory.services.writes import MemoryDraft, memory_upsert_many
+from tests.memory.drafts import write
 
 
 @pytest.mark.parametrize(
@@ -68,28 +68,6 @@ def test_a_death_ends_pet_and_named_slots_a_pet_gone_only_pet_slots():
 # --- the writer -----------------------------------------------------------------------------
 
 START = timezone.now() - timedelta(days=30)
-
-
-@pytest.fixture
-def session(alice):
-    return ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())
-
-
-def draft(session, content, *, at, seed, category="fact", layer="profile"):
-    return MemoryDraft(
-        session_id=session.id,
-        user_id=session.user_id,
-        instance_id=session.instance_id if layer == "relationship" else None,
-        content=content,
-        embedding=unit_vector(seed),
-        category=category,
-        occurred_at=at,
-    )
-
-
-def write(session, content, *, at, seed, **extra):
-    (written,) = memory_upsert_many([draft(session, content, at=at, seed=seed, **extra)])
-    return written
 
 
 @pytest.mark.django_db

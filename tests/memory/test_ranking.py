@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from companions.models import ChatSession
 from memory.importance import clamp_importance, importance_from_cues
 from memory.language import text_search_config
 from memory.models import CompanionMemory
@@ -32,11 +31,6 @@ def mix(seed: int, other: int, cosine: float) -> list[float]:
     vector[seed] = cosine
     vector[other] = math.sqrt(1.0 - cosine * cosine)
     return vector
-
-
-@pytest.fixture
-def session(alice):
-    return ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())
 
 
 def put(session, content, vector, *, ts_config="simple", **extra):

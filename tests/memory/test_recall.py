@@ -31,11 +31,6 @@ def cosine_order_and_plain_rrf(settings):
     settings.HYBRID_TEXT_WEIGHT = 1.0
 
 
-@pytest.fixture
-def session(alice):
-    return ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())
-
-
 def put(session, content, seed, *, layer="profile", category=None, **extra):
     return CompanionMemory.objects.create(
         session=session,

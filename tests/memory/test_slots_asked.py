@@ -3,13 +3,11 @@ slot's current memory first in its list, after pinned rows (memory.selectors, "A
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from companions.models import ChatSession
 from eros.llm.fakes import unit_vector
 from memory.models import CompanionMemory
 from memory.questions import slot_is_asked, slots_asked
@@ -118,11 +116,6 @@ def test_a_prefix_asks_for_every_slot_it_starts():
 
 
 # --- recall ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def session(alice):
-    return ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())
 
 
 AT = timezone.now() - timedelta(days=3)

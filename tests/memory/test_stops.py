@@ -16,9 +16,9 @@ from eros.llm.fakes import FakeEmbedder, unit_vector
 from memory.models import CompanionMemory
 from memory.selectors import memory_recall
 from memory.services.user_memories import memory_add
-from memory.services.writes import MemoryDraft, memory_upsert_many
 from memory.slots import Slot, slot_of
 from memory.stops import doings, ends, stem, stops
+from tests.memory.drafts import write
 
 
 @pytest.mark.parametrize(
@@ -138,28 +138,6 @@ def test_quitting_an_activity_is_no_workplace_but_quitting_work_still_is():
 # --- the writer -----------------------------------------------------------------------------
 
 START = timezone.now() - timedelta(days=30)
-
-
-@pytest.fixture
-def session(alice):
-    return ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())
-
-
-def draft(session, content, *, at, seed, category="fact", layer="profile"):
-    return MemoryDraft(
-        session_id=session.id,
-        user_id=session.user_id,
-        instance_id=session.instance_id if layer == "relationship" else None,
-        content=content,
-        embedding=unit_vector(seed),
-        category=category,
-        occurred_at=at,
-    )
-
-
-def write(session, content, *, at, seed, **extra):
-    (written,) = memory_upsert_many([draft(session, content, at=at, seed=seed, **extra)])
-    return written
 
 
 def current(user_id):

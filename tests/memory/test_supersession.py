@@ -25,26 +25,9 @@ from memory.selectors import memory_recall
 from memory.services import memory_reconcile_slots
 from memory.services.writes import MemoryDraft, memory_upsert_many
 from tests.api import assert_error
+from tests.memory.drafts import draft
 from tests.memory.test_writes import _replied_turn
 from tests.prompts import insight_step
-
-
-@pytest.fixture
-def session(alice):
-    return ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())
-
-
-def draft(session, content, *, at, seed, category="fact", layer="profile", **extra):
-    return MemoryDraft(
-        session_id=session.id,
-        user_id=session.user_id,
-        instance_id=session.instance_id if layer == "relationship" else None,
-        content=content,
-        embedding=unit_vector(seed),
-        category=category,
-        occurred_at=at,
-        **extra,
-    )
 
 
 def recalled(session, question: str, embedder, **options) -> list[str]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from companions.models import ChatMessage, ChatSession
+from companions.models import ChatMessage
 from companions.services.dreaming import dreaming_distil_session
 from companions.services.post_process import insight_update_turn
 from eros.llm.fakes import FakeEmbedder
@@ -26,11 +25,6 @@ QUESTIONS_AND_ACKS = [
     "hey",
     "Am I a night owl, do you think?",
 ]
-
-
-@pytest.fixture
-def session(alice):
-    return ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())
 
 
 def _turn(session, text, at):

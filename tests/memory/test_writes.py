@@ -23,11 +23,6 @@ def near(seed: int, other: int, cosine: float) -> list[float]:
     return vector
 
 
-@pytest.fixture
-def session(alice):
-    return ChatSession.objects.create(user_id=alice, instance_id=uuid.uuid4())
-
-
 def draft(session, content, vector, *, layer="profile", category="fact", sources=(), **extra):
     return MemoryDraft(
         session_id=session.id,
