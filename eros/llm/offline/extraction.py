@@ -37,7 +37,7 @@ MAX_MEMORIES = 10
 
 # Where a place, job or workplace phrase ends ("I live in Lisbon with my cat" → "Lisbon").
 _PLACE_STOPS = CONJUNCTIONS | {"with", "for", "at", "near", "now", "currently", "right", "these"}
-_PLACE_STOPS |= {"last", "this", "next", "on", "since", "ago", "from", "in"}
+_PLACE_STOPS |= {"last", "this", "next", "on", "since", "ago", "from", "in", "is", "was", "are"}
 _TIME_WORDS = frozenset("today tonight tomorrow yesterday".split())
 _PLACE_STOPS |= _TIME_WORDS
 _JOB_STOPS = CONJUNCTIONS | _TIME_WORDS | {"at", "in", "for", "with", "from", "on", "by", "now"}
@@ -254,7 +254,8 @@ _JOB_NEW_RE = rx(
 # "starting as a trainee solicitor".
 _JOB_STARTED_RE = rx(
     r"\b(?:(?:got |been |was |just got )?promoted to|(?:my )?first (?:day|week|month|shift) as|"
-    r"(?:I(?:'m| am) |I )?(?:starting|start|starts) (?:my new job |work |next \w+ )?as)"
+    r"(?:I(?:'m| am) |I )?(?:starting|start|starts)"
+    r" (?:my new job |work |next \w+ |on \w+ |\w+ )?as)"
     rf" (?P<art>an? |the )?(?P<v>{PHRASE})"
 )
 # Retired: "I retired last month", "I'm retired now", "I've finally retired".
@@ -350,8 +351,9 @@ _STATUS_RES = [
         r"(?P<v>separate|split up|break up|get divorced)\b"
     ),
     rx(
-        r"\b(?:the|my|our) (?P<v>divorce) (?:came through|is final|went through|was finali[sz]ed|"
-        r"is finali[sz]ed|is done)"
+        r"\b(?:the |my |our )?(?P<v>divorce) (?:came through|is final|went through|"
+        r"(?:(?:is|was|has been|got|is now|finally) )?(?:officially )?"
+        r"(?:finali[sz]ed|final|done|through))"
     ),
     # Names are capitalised, so these are case-sensitive outside the (?i:…) groups.
     re.compile(
@@ -363,8 +365,9 @@ _STATUS_RES = [
         r"(?P<who>[A-Z][\w'-]{1,29})\b"
     ),
     re.compile(
-        r"\b(?i:I(?:'m| am)(?: now| currently)?) (?P<v>(?i:seeing|dating)) (?i:someone|somebody)"
-        r"(?: (?i:new))?(?:,| and)? (?i:(?:her|his|their) name(?:'s| is)) "
+        r"\b(?i:I(?:'m| am|'ve| have)?(?: now| currently| just| finally)?) "
+        r"(?P<v>(?i:seeing|dating|met|been seeing)) (?i:someone|somebody)"
+        r"(?: (?i:new))?[^.!?]{0,40}?[,.!?]*\s*(?:(?i:and) )?(?i:(?:her|his|their) name(?:'s| is)) "
         r"(?P<who>[A-Z][\w'-]{1,29})"
     ),
 ]
@@ -558,7 +561,7 @@ def _status_value(m: re.Match[str]) -> str:
         return f"has a {low} called {who}" if who else f"has a {low}"
     if low.startswith("dating "):
         return "is dating " + value[7:]
-    if low in {"seeing", "dating"}:
+    if low in {"seeing", "dating", "met", "been seeing"}:
         return f"is dating {who}" if who else ""
     if low in {"separate", "split up", "break up"}:
         return "is separated" if low == "separate" else "broke up with their partner"
@@ -829,7 +832,8 @@ _NOT_A_STATEMENT = re.compile(
     r"sing|recommend|suggest|explain|describe|pick|imagine|say|talk|ask) (?:me|us|something|"
     r"anything|a|an|the)\b|gotta go|got to go|have to (?:run|go)|gtg|g2g|brb|ttyl|"
     r"(?:off|going|heading) to (?:bed|sleep)|heading (?:off|out)|night night|sleep well|"
-    r"(?:gonna|going to|i'm gonna|i'm going to) (?:go|head|sleep|crash|log off|info dump)\b|"
+    r"(?:gonna|going to|i'm gonna|i'm going to) (?:try (?:and|to) )?(?:go|head|sleep|crash|log off|"
+    r"info dump)\b|asking for a friend\b|"
     r"sleep on it\b|i'm off\b|"
     r"speak soon|catch you|(?:thanks|thank you|thx|ty|cheers) (?:for|so|again)\b|"
     # Apologies and replies that only make sense beside the other side's line.
@@ -887,7 +891,7 @@ _POSSESSIVE_START = re.compile(r"^(?P<p>his|her)\b", re.I)
 # "hi Noor, I've got news": a greeting that goes on with the user's own statement.
 _FIRST_PERSON_STATEMENT = re.compile(r"\b(?:I|I'm|I've|my|we|we're|our)\b")
 _SUBJECT_NOUN = re.compile(
-    rf"\b(?:my|our|a|an|the|two|three|four|some) (?:new |old |little |rescue |baby )?"
+    rf"\b(?:my|our|a|an|the|two|three|four|some) (?:[a-z-]+ ){{0,2}}?"
     rf"(?P<n>(?:{_PETS}|{_RELATIONS})s?)\b",
     re.IGNORECASE,
 )
@@ -936,7 +940,7 @@ _PRONOUN_NAMED = re.compile(
 # "I'm Kofi, …" opening a statement: the rest is the statement.
 _INTRODUCTION = re.compile(
     r"^I(?:'m| am) (?!(?i:" + "|".join(sorted(_NOT_NAMES)) + r")\b)"
-    r"[A-Z][a-z'-]+(?:,\s*| and\s+)(?=\S)"
+    r"[A-Z][^\W\d_]*[\w'-]*(?:,\s*| and\s+)(?=\S)"
 )
 # A naming with a pronoun for what is named ("renamed it Wanderer", "calling her Pepper").
 _NAMING = re.compile(
@@ -1114,6 +1118,8 @@ def _statement(
     content_words = [w for w in words if len(w) >= 4 and w not in STOPWORDS]
     # Short is fine when it names something ("passed the SQE"): a capital inside.
     named_inside = any(w[:1].isupper() and w != "I" for w in clause.split()[1:])
+    # A she/he that stands for someone named before names them too ("he's an engineer").
+    named_inside = named_inside or bool(being and words[0] in _THIRD_PERSON_PRONOUNS)
     # "I quit pottery" says something in three words: a verb of the user's own and its object.
     own = words[0] in {"i", "i've", "i'm"}
     short = len(words) < 3 or (len(words) < 4 and not (named_inside or own))
@@ -1136,6 +1142,8 @@ _CLAUSE_BREAK = re.compile(r"(?:[,;]\s*(?:(?:and|but|so)\s+)?|\s+(?:and|but)\s+)
 _SUBJECT_PRONOUNS = frozenset(
     "i i'm i've i'd i'll we we're we've we'd he he's she she's they they're they've".split()
 )
+# Someone else's clause ("…lives in Toronto, he's an engineer") is a memory of its own.
+_THIRD_PERSON_PRONOUNS = frozenset("he he's she she's".split())
 
 
 def clauses(body: str, *, pronouns: bool = False) -> list[str]:
@@ -1156,7 +1164,7 @@ def clauses(body: str, *, pronouns: bool = False) -> list[str]:
         if not rest or m.start() == 0:
             continue
         first = bare(rest[0])
-        if pronouns and first in _SUBJECT_PRONOUNS:
+        if first in _THIRD_PERSON_PRONOUNS or (pronouns and first in _SUBJECT_PRONOUNS):
             starts_subject = True
         elif first in {"my", "our", "their"} or (
             rest[0][:1].isupper() and first not in STOPWORDS | _SUBJECT_PRONOUNS
