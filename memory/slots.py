@@ -107,6 +107,8 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("occupation", re.compile(rf"^is an? (?P<v>[^.,;!?()]+?){_END}")),
+    # "Is sous chef at Zaatar": a job named without its article.
+    ("occupation", re.compile(rf"^is (?!an? )(?:now )?(?P<v>[^.,;!?()]+?){_END}")),
     ("occupation", re.compile(rf"^(?:is (?:now )?|has |just )?(?P<v>retired){_END}")),
     (
         "workplace",
@@ -149,6 +151,11 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 _IS_A = next(i for i, (_, p) in enumerate(_RULES) if p.pattern.startswith("^is an? "))
+_IS_BARE = next(i for i, (_, p) in enumerate(_RULES) if p.pattern.startswith("^is (?!an? )"))
+# Where a job is done, after the job ("… at a Lebanese restaurant", "… in Leeds").
+_JOB_PLACE = re.compile(r" (?:at|in|for|with|on|from) ")
+# What a job named without an article never holds: an article, or a verb in "-ing" first.
+_NOT_BARE_JOB = re.compile(r"\b(?:an?|the|their|his|her|my)\b|^\w+ing\b")
 _QUIT = next(i for i, (k, p) in enumerate(_RULES) if k == "workplace" and "quit" in p.pattern)
 
 # --- a named person's where and job (module docstring) ---
@@ -174,7 +181,9 @@ _PERSON_RULES: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             rf"{_PERSON}{_PERSON_ADVERBS}(?:lives|live|is living|are living|is based|are based|"
             r"resides|reside|has moved|have moved|moved|has relocated|have relocated|relocated|"
-            r"is moving|are moving)(?: (?:up|down|out|back|over|across|away))? (?:in|to) "
+            r"is moving|are moving|moving)(?: (?:up|down|out|back|over|across|away))?"
+            # "moving back from Toronto to Leeds": where from, then where to.
+            r"(?: from (?:the )?[A-Z][\w'-]*(?: [A-Z][\w'-]*)*)? (?:in|to) "
             rf"(?P<v>(?:the )?[A-Z][\w'-]*(?: [A-Z][\w'-]*)*){_PERSON_END}"
         ),
     ),
@@ -355,8 +364,14 @@ def slot_of(content: str) -> Slot | None:
         value = normalise_value(f"dating {who}" if who else m.group("v"))
         if not value:
             continue
-        if key == "occupation" and pattern is _RULES[_IS_A][1] and not is_occupation(value):
-            continue  # "Is a night owl" is no job
+        if key == "occupation" and pattern in (_RULES[_IS_A][1], _RULES[_IS_BARE][1]):
+            # The job without where it is done ("sous chef at an Italian place" → "sous
+            # chef"); "Is a night owl" is no job.
+            value = _JOB_PLACE.split(value, maxsplit=1)[0]
+            if not is_occupation(value):
+                continue
+            if pattern is _RULES[_IS_BARE][1] and _NOT_BARE_JOB.search(value):
+                continue  # "Is seeing a therapist": a doing, not a job
         if key == "pet":
             species = m.group("s").lower()
             key = f"pet:{PET_SPECIES.get(species, species)}"

@@ -325,3 +325,17 @@ def test_news_told_in_passing_is_read(said, first):
 
 def test_trying_to_sleep_and_asking_for_a_friend_are_no_memories():
     assert contents("gonna try and sleep", "asking for a friend") == []
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("massive news: I'm head chef now!!", ["Works as a head chef"]),
+        (
+            "dad's agreed to sell the farm. he's moved into a flat in Castlebar",
+            ["Dad's agreed to sell the farm", "Their dad has moved into a flat in Castlebar"],
+        ),
+    ],
+)
+def test_a_label_goes_and_family_without_my_is_who_he_is(said, expected):
+    assert contents(said) == expected

@@ -132,3 +132,17 @@ def test_what_is_awaited_and_a_marriage_ending_have_slots(content, key):
 )
 def test_an_outcome_that_came_or_a_word_in_passing_is_no_awaited_concern(content):
     assert slot_of(content) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "slot"),
+    [
+        ("Is sous chef at a Lebanese restaurant called Zaatar", Slot("occupation", "sous chef")),
+        ("Is a sous chef at an Italian place in Swansea", Slot("occupation", "sous chef")),
+        ("Is head chef now", Slot("occupation", "head chef")),
+        ("Leila's moving to Dubai in May", Slot("city:leila", "dubai")),
+        ("Kwame's moving back from Toronto to Leeds in May", Slot("city:kwame", "leeds")),
+    ],
+)
+def test_a_job_without_its_place_and_a_named_ones_move(content, slot):
+    assert slot_of(content) == slot

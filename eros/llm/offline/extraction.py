@@ -227,7 +227,9 @@ _PLACE_RES = [
     # parents' in Swansea", "signed the lease on a studio flat in Canton". The place is a
     # proper name (case-sensitive).
     rx(
-        r"\b(?:got the keys to|signed the lease (?:on|for)|moved into|bought) (?:a|an|the|our|my)"
+        # The user's own move: "I"/"we" or nobody before it, not "he's moved into…".
+        r"(?:^|[.!?,;:]\s*|\b(?:I|we)(?:'ve| have)? )(?:just |finally |also )?"
+        r"(?:got the keys to|signed the lease (?:on|for)|moved into|bought) (?:a|an|the|our|my)"
         r" (?:[\w'-]+ ){0,3}?(?:place|flat|apartment|house|home|studio|room|condo)"
         rf" in (?P<v>(?-i:[A-Z]){PHRASE})"
     ),
@@ -244,6 +246,10 @@ _JOB_EXPLICIT_RE = rx(
     rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? as (?P<art>an? )?(?P<v>{PHRASE})"
 )
 _JOB_IM_A_RE = rx(rf"\bI(?:'m| am) (?:now |still |currently )?(?P<art>an? )(?P<v>{PHRASE})")
+# A job named without its article ("I'm head chef now!!"): only a known job.
+_JOB_IM_BARE_RE = rx(
+    rf"\bI(?:'m| am) (?:now |still |currently |officially |finally )?(?!an? )(?P<v>{PHRASE})"
+)
 _JOB_NEW_RE = rx(
     r"\b(?:I(?:'ve| have)? (?:just |finally )?(?:got|started|landed|accepted|took) (?:a |my |the )?"
     r"(?:new )?(?:job|position|role|gig) as|I(?:'ve| have)? (?:just |finally )?(?:became|been hired"
@@ -445,6 +451,9 @@ def extract(text: str) -> list[Match]:
         add("job", _job_value(m, require_occupation=False), m)
     for m in _JOB_IM_A_RE.finditer(text):
         add("job", _job_value(m, require_occupation=True), m)
+    for m in _JOB_IM_BARE_RE.finditer(text):
+        if not any(_overlaps(Match("job", "", m.start(), m.end()), f) for f in found):
+            add("job", _job_value(m, require_occupation=True), m)
     for m in _JOB_NEW_RE.finditer(text):
         add("job", _job_value(m, require_occupation=False), m)
     for m in _JOB_STARTED_RE.finditer(text):
@@ -864,6 +873,8 @@ _DISCOURSE = re.compile(
     r"\s*,\s*)+",
     re.IGNORECASE,
 )
+# A short label before a colon ("massive news: I'm head chef now", "update: …").
+_LABEL = re.compile(r"^[A-Za-z][\w' ]{0,24}:\s+(?=\S)")
 # Laughter or an emoticon at the end ("…said yes haha", "…lol :)").
 _TRAILING_LAUGH = re.compile(
     r"(?:[\s,]*(?:ha(?:ha)+|hehe+|lol|lmao|xd|:\)|:\(|:d|:p|;\)|thanks|thank you|thx|ty|"
@@ -996,10 +1007,18 @@ _NOT_SUBJECT_NAMES = frozenset(
 )
 
 
+# Family spoken of without "my" ("dad's agreed to sell the farm", "Mum rang").
+_BARE_KIN = re.compile(
+    r"^(?:(?:and|so|but|well|oh)\s+)?(?P<n>mum|mom|mam|dad|nan|nana|gran|granny|grandad|grandma|"
+    r"grandpa)(?='s\b|\s)",
+    re.IGNORECASE,
+)
+
+
 def _spoken_of_in(text: str) -> str | None:
     """The pet, person or named one ``text`` speaks of first (how a later pronoun is written
     back), or None: "my kitten…" → ``"their kitten"``, "Ffion got her results" → ``"Ffion"``."""
-    named = _SUBJECT_NOUN.search(text)
+    named = _SUBJECT_NOUN.search(text) or _BARE_KIN.match(text)
     if named:
         return _being(named.group("n"))
     for m in _NAMED_SUBJECT.finditer(text):
@@ -1062,7 +1081,7 @@ def statements(
                 continue
             sentence = _GREETING.sub("", sentence)
         body = _GREETING_OR_ACK.sub("", sentence).strip(" ,.!;:-")
-        body = _TRAILING_LAUGH.sub("", _DISCOURSE.sub("", body)).strip(" ,.!;:-")
+        body = _TRAILING_LAUGH.sub("", _DISCOURSE.sub("", _LABEL.sub("", body))).strip(" ,.!;:-")
         if _NOT_A_STATEMENT.match(body):
             being, many = _note(spoken, being, many)
             continue
