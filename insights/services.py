@@ -25,6 +25,7 @@ from eros.llm.base import TASK_INSIGHT, ChatModel, ChatRequest
 from eros.llm.base import ChatMessage as LlmMessage
 from eros.llm.jsonblock import parse_json_object
 from eros.llm.providers import get_chat_model, get_model_config
+from eros.signals import normalise_value
 from insights.models import CompanionInsights
 from insights.schema import ALL_FIELDS, MAX_LIST_ITEMS, sanitize, training_level
 
@@ -55,6 +56,52 @@ def insight_merge(*, user_id: uuid.UUID, facts: dict[str, Any]) -> CompanionInsi
         row.updated_at = timezone.now()
         row.save()
     return row
+
+
+#: Profile fields that mirror a memory slot (``eros.signals.profile_slot_changed``).
+SLOT_FIELDS = {"city": "city", "occupation": "occupation", "name": "preferred_name"}
+
+
+def insight_follow_slot(
+    *, user_id: uuid.UUID, slot: str, value: str | None, replaced: str | None = None
+) -> bool:
+    """Bring the profile field mirroring memory ``slot`` (:data:`SLOT_FIELDS`) to ``value``.
+
+    ``replaced`` None: the user's own memory says ``value`` (a non-empty string), which the
+    field takes. Otherwise the memory that held ``replaced`` is gone, and the field follows
+    only if it holds that value (compared as ``eros.signals.normalise_value`` does): it takes
+    ``value`` when another current memory holds one, else it is removed. ``training_level`` is
+    recomputed. Returns whether the profile changed; an unknown slot changes nothing.
+    """
+    field = SLOT_FIELDS.get(slot)
+    if field is None or (replaced is None and not value):
+        return False
+    with transaction.atomic():
+        row = CompanionInsights.objects.select_for_update().filter(user_id=user_id).first()
+        if row is None:
+            if value is None or replaced is not None:
+                return False
+            row = CompanionInsights.objects.create(user_id=user_id, insights={})
+        profile = dict(row.insights) if isinstance(row.insights, dict) else {}
+        current = profile.get(field)
+        if replaced is not None and not (
+            isinstance(current, str) and normalise_value(current) == normalise_value(replaced)
+        ):
+            return False
+        if value:
+            clean = sanitize({field: value})
+            if field not in clean or profile.get(field) == clean[field]:
+                return False
+            profile[field] = clean[field]
+        elif field in profile:
+            del profile[field]
+        else:
+            return False
+        row.insights = profile
+        row.training_level = training_level(profile)
+        row.updated_at = timezone.now()
+        row.save()
+    return True
 
 
 def _ask(chat_model: ChatModel, prompt: str) -> dict[str, Any] | None:

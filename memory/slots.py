@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass
 
 from eros.llm.offline.extraction import PET_SPECIES, is_occupation
+from eros.signals import normalise_value
 from memory.stops import stops
 
 #: Profile fields (``insights.schema``) that mirror a slot: the field and the live memory of
@@ -320,14 +321,6 @@ class Slot:
 
     key: str
     value: str
-
-
-def normalise_value(value: str) -> str:
-    """A slot value as values are compared: lower case, single spaces, straight apostrophes,
-    no surrounding quotes, no leading article ("The Hague " → "hague")."""
-    value = " ".join(value.replace("\u2019", "'").split()).strip(" '\"").lower()
-    value = re.sub(r"^(?:the|a|an) ", "", value)
-    return value
 
 
 def _strip_subject(text: str) -> str:

@@ -738,3 +738,92 @@ def test_news_of_an_awaited_hearing_settles_it(session):
     hearing.memory.refresh_from_db()
     assert news.memory.slot == hearing.memory.slot == "concern:hearing"
     assert hearing.memory.superseded_by_id == news.memory.id
+
+
+# --- the insight profile follows the user's own memory edits ---------------------------------
+
+
+def profile_of(user_id) -> dict:
+    row = CompanionInsights.objects.filter(user_id=user_id).first()
+    return dict(row.insights) if row else {}
+
+
+@pytest.mark.django_db
+def test_a_city_the_user_adds_becomes_the_profiles_city(client_for, alice, session, embedder):
+    CompanionInsights.objects.create(user_id=alice, insights={"city": "Lisbon", "age": 30})
+
+    response = client_for(alice).post(url(alice), {"content": "Lives in Porto"}, format="json")
+
+    assert response.status_code == 201
+    row = CompanionInsights.objects.get(user_id=alice)
+    assert row.insights == {"city": "Porto", "age": 30}
+
+
+@pytest.mark.django_db
+def test_a_job_the_user_edits_becomes_the_profiles_occupation(client_for, alice, session, embedder):
+    (nurse,) = memory_upsert_many(
+        [draft(session, "Works as a nurse", at=timezone.now() - timedelta(days=5), seed=1)]
+    )
+    CompanionInsights.objects.create(user_id=alice, insights={"occupation": "nurse"})
+
+    response = client_for(alice).patch(
+        url(alice, f"/{nurse.memory.id}"), {"content": "Works as a baker"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert profile_of(alice) == {"occupation": "baker"}
+
+
+@pytest.mark.django_db
+def test_forgetting_the_memory_a_profile_field_came_from_removes_the_field(
+    client_for, alice, moved
+):
+    lisbon, porto = moved
+    CompanionInsights.objects.create(user_id=alice, insights={"city": "Porto", "age": 30})
+
+    response = client_for(alice).delete(url(alice, f"/{porto.id}"))
+
+    assert response.status_code == 200 and response.json()["id"] == str(porto.id)
+    # Lisbon stays superseded, so no current memory says where they live: nor does the profile.
+    assert profile_of(alice) == {"age": 30}
+    lisbon.refresh_from_db()
+    assert lisbon.valid_to is not None
+
+
+@pytest.mark.django_db
+def test_forgetting_a_memory_the_profile_does_not_hold_leaves_the_profile(client_for, alice, moved):
+    lisbon, porto = moved
+    CompanionInsights.objects.create(user_id=alice, insights={"city": "Braga"})
+
+    assert client_for(alice).delete(url(alice, f"/{porto.id}")).status_code == 200
+
+    assert profile_of(alice) == {"city": "Braga"}
+
+
+@pytest.mark.django_db
+def test_editing_a_city_into_something_else_gives_the_profile_the_city_still_held(
+    client_for, alice, session, embedder
+):
+    (porto,) = memory_upsert_many(
+        [draft(session, "Lives in Porto", at=timezone.now() - timedelta(days=5), seed=1)]
+    )
+    memory_upsert_many(
+        [
+            draft(
+                session,
+                "Lives in Porto",
+                at=timezone.now() - timedelta(days=4),
+                seed=2,
+                layer="relationship",
+            )
+        ]
+    )
+    CompanionInsights.objects.create(user_id=alice, insights={"city": "Porto"})
+
+    response = client_for(alice).patch(
+        url(alice, f"/{porto.memory.id}"), {"content": "Loves Porto in winter"}, format="json"
+    )
+
+    assert response.status_code == 200 and response.json()["slot"] is None
+    # The relationship layer's memory is no profile fact: nothing holds the city any more.
+    assert profile_of(alice) == {}
