@@ -107,6 +107,14 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
             rf"started working as|got a job as|has a new job as|became|is now) (?:an? )?{_VALUE}"
         ),
     ),
+    # "Teaches maths at a secondary school": teaching somewhere is the job.
+    (
+        "occupation",
+        re.compile(
+            r"^(?:now |still |currently )?(?P<v>teach(?:es)? [^.,;!?()]+?) (?:at|in) (?:an? |the )?"
+            r"(?:[\w'-]+ ){0,2}(?:school|college|university|academy|nursery|kindergarten)\b"
+        ),
+    ),
     ("occupation", re.compile(rf"^is an? (?P<v>[^.,;!?()]+?){_END}")),
     # "Is sous chef at Zaatar": a job named without its article.
     ("occupation", re.compile(rf"^is (?!an? )(?:now )?(?P<v>[^.,;!?()]+?){_END}")),

@@ -116,7 +116,13 @@ def test_sessions_out_of_time_order_are_refused():
 
 
 @pytest.mark.parametrize(
-    "name", ["memory_replay.json", "memory_replay_heldout.json", "memory_replay_heldout2.json"]
+    "name",
+    [
+        "memory_replay.json",
+        "memory_replay_heldout.json",
+        "memory_replay_heldout2.json",
+        "memory_replay_heldout3.json",
+    ],
 )
 def test_the_shipped_replay_files_are_well_formed_and_big_enough(name):
     data = ReplayFile.model_validate_json((FIXTURES / "conversations" / name).read_bytes())

@@ -51,6 +51,7 @@ def test_a_memory_fills_the_slot_its_words_say(content, slot):
         "Is an optimist",
         "Is seeing someone new, her name is Leonor",  # named in its own memory
         "Is seeing a therapist",
+        "Teaches yoga on weekends",  # teaching somewhere else than a school is no job by rule
     ],
 )
 def test_a_memory_that_only_looks_like_a_slot_has_none(content):
@@ -140,6 +141,10 @@ def test_an_outcome_that_came_or_a_word_in_passing_is_no_awaited_concern(content
         ("Is sous chef at a Lebanese restaurant called Zaatar", Slot("occupation", "sous chef")),
         ("Is a sous chef at an Italian place in Swansea", Slot("occupation", "sous chef")),
         ("Is head chef now", Slot("occupation", "head chef")),
+        (
+            "Teaches maths at a secondary school, so evenings are free",
+            Slot("occupation", "teaches maths"),
+        ),
         ("Leila's moving to Dubai in May", Slot("city:leila", "dubai")),
         ("Kwame's moving back from Toronto to Leeds in May", Slot("city:kwame", "leeds")),
     ],
