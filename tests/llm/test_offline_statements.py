@@ -339,3 +339,11 @@ def test_trying_to_sleep_and_asking_for_a_friend_are_no_memories():
 )
 def test_a_label_goes_and_family_without_my_is_who_he_is(said, expected):
     assert contents(said) == expected
+
+
+def test_living_somewhere_said_without_i_and_shouting_keep_their_form():
+    assert contents("Originally from Sapporo, living in Berlin for two years now")[0] == (
+        "Lives in Berlin"
+    )
+    assert contents("my friend is living in Paris") == ["Their friend is living in Paris"]
+    assert contents("PASSED MY TEST on friday") == ["PASSED THEIR TEST on friday"]

@@ -237,6 +237,11 @@ _PLACE_RES = [
         r"\b(?:our|my) (?:own |new )?(?:place|flat|apartment|house|home)"
         rf" in (?P<v>(?-i:[A-Z]){PHRASE})"
     ),
+    # Chat shorthand without "I": "originally from Sapporo, living in Berlin for two years".
+    rx(
+        r"(?:^|[.!?,;]\s*)(?:(?:and|but|now|currently|still) )?(?:living|based) in "
+        rf"(?P<v>(?-i:[A-Z]){PHRASE})"
+    ),
     rx(
         r"\bI(?:'m| am) (?:now |currently |still )?(?:living|staying) (?:back )?(?:at|with) "
         rf"(?:[\w'-]+ ){{1,3}}?in (?P<v>(?-i:[A-Z]){PHRASE})"

@@ -132,6 +132,8 @@ def swap_person(text: str, table: Mapping[str, str]) -> str:
         new = table.get(word.lower())
         if new is None:
             return word
+        if len(word) > 1 and word.isupper() and word.lower() not in _FIRST_PERSON_SINGULAR:
+            return new.upper()  # "PASSED MY TEST" → "PASSED THEIR TEST"
         # "I" and its contractions are capitalised anywhere, not only where a sentence starts.
         keep_case = word[0].isupper() and word.lower() not in _FIRST_PERSON_SINGULAR
         return new[0].upper() + new[1:] if keep_case else new
