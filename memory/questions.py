@@ -277,6 +277,34 @@ def _named_keys(sentence: str) -> list[str]:
     return keys
 
 
+# A named one's home or job ("where does Leila live now?", "what does Marisol do?",
+# "what's Kwame's job?"): the slots ``city:<name>`` and ``occupation:<name>`` of memory.slots.
+_PERSON_CITY_Q = re.compile(
+    r"\bwhere (?:does|did|is|do) (?P<n>[a-z][\w-]+) (?:now |currently )?(?:live|living|stay|"
+    r"staying|based|moving|move|moved)\b"
+)
+_PERSON_JOB_Q = re.compile(
+    r"\bwhat (?:does|did|is) (?P<n>[a-z][\w-]+) do\b(?! to\b)|"
+    r"\bwhat(?:'s| is) (?P<m>[a-z][\w-]+)'s (?:job|work|role|rank|position|title)\b"
+)
+_NOT_PERSONS = frozenset(
+    "i you he she it we they my your his her its our their the a an this that there everyone "
+    "everybody someone somebody anyone mum mom dad he's she's it's".split()
+)
+
+
+def _person_keys(sentence: str) -> list[str]:
+    keys = []
+    for m in _PERSON_CITY_Q.finditer(sentence):
+        if m.group("n") not in _NOT_PERSONS:
+            keys.append("city:" + m.group("n"))
+    for m in _PERSON_JOB_Q.finditer(sentence):
+        name = m.group("n") or m.group("m")
+        if name not in _NOT_PERSONS:
+            keys.append("occupation:" + name)
+    return keys
+
+
 def slots_asked(question: str | None) -> tuple[str, ...]:
     """The slot keys ``question`` asks about, each once, in the module docstring's order;
     ``()`` for None, an empty text or a question about nothing the rules know.
@@ -299,6 +327,7 @@ def slots_asked(question: str | None) -> tuple[str, ...]:
             keys.extend(WORK)
         keys.extend(_pet_keys(sentence))
         keys.extend(_named_keys(sentence))
+        keys.extend(_person_keys(sentence))
     # Fixed keys in the docstring's order, whichever sentence asked first; then the pets and
     # named things in the order the question names them (a stable sort keeps it).
     found = list(dict.fromkeys(keys))

@@ -347,3 +347,11 @@ def test_living_somewhere_said_without_i_and_shouting_keep_their_form():
     )
     assert contents("my friend is living in Paris") == ["Their friend is living in Paris"]
     assert contents("PASSED MY TEST on friday") == ["PASSED THEIR TEST on friday"]
+
+
+def test_someone_elses_new_job_is_theirs_not_the_users():
+    assert contents("and Leila's moving to Dubai in May, she got a job at a clinic there") == [
+        "Leila's moving to Dubai in May",
+        "Leila got a job at a clinic there",
+    ]
+    assert contents("my brother got a job at Google") == ["Their brother got a job at Google"]

@@ -279,3 +279,19 @@ def test_asking_costs_no_extra_query(session, living, django_assert_num_queries)
     with django_assert_num_queries(1):
         groups, _ = recall(session, "What do I do for a living?")
     assert groups["fact"][0].asked is True
+
+
+@pytest.mark.parametrize(
+    ("question", "keys"),
+    [
+        ("Where does Leila live now?", ("city:leila",)),
+        ("What does Marisol do?", ("occupation:marisol",)),
+        ("What's Kwame's job?", ("occupation:kwame",)),
+        ("What's Marisol's rank now?", ("occupation:marisol",)),
+        ("Where does he live?", ()),
+        ("Where does my sister live?", ()),
+        ("What did you do today?", ()),
+    ],
+)
+def test_a_named_ones_home_and_job_are_asked_by_name(question, keys):
+    assert slots_asked(question) == keys

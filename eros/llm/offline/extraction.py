@@ -275,8 +275,10 @@ _JOB_MY_JOB_RE = rx(rf"\bmy job is (?:being )?(?P<art>an? )?(?P<v>{PHRASE})")
 _WORKPLACE_RE = rx(rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? (?:at|for) (?P<v>{PHRASE})")
 # A job got somewhere: "got a job at a ramen place", "I got the bakery job".
 _WORKPLACE_NEW_RES = [
+    # The user's own: "I" or nobody before it ("also got a job at…"), never "she got a job".
     rx(
-        r"\b(?:I(?:'ve| have)? )?(?:just |finally |also )?(?:got|landed|found|started)"
+        r"(?:^|\bI(?:'ve| have)? |\band |[.!,;]\s*)(?:just |finally |also )?"
+        r"(?:got|landed|found|started)"
         rf" (?:a |my |the )?(?:new )?job (?:at|with) (?P<v>{PHRASE})"
     ),
     rx(
@@ -1003,7 +1005,8 @@ def _being(noun: str) -> str:
 # A named one as the subject: "Ffion got her results", "and Nico moved…" (a capitalised word
 # that is no pronoun, day or month, then a verb).
 _NAMED_SUBJECT = re.compile(
-    r"(?:^|[,;]\s*)(?:(?:and|but|so|then)\s+)?(?P<n>(?-i:[A-Z])[a-z][\w'-]+) (?P<v>[\w']+)"
+    r"(?:^|[,;]\s*)(?:(?:and|but|so|then)\s+)?(?P<n>(?-i:[A-Z])[a-z][\w-]+)(?P<s>'s)? "
+    r"(?P<v>[\w']+)"
 )
 _NOT_SUBJECT_NAMES = frozenset(
     "i the my our their his her this that these those it he she they we you monday tuesday "
@@ -1027,7 +1030,12 @@ def _spoken_of_in(text: str) -> str | None:
     if named:
         return _being(named.group("n"))
     for m in _NAMED_SUBJECT.finditer(text):
-        if m.group("n").lower() not in _NOT_SUBJECT_NAMES and _verb_like(m.group("v")):
+        verb = m.group("v").lower()
+        # "Leila's moving", "Nico's moved": "'s" is "is" or "has" before a verb form.
+        contracted = m.group("s") and (verb.endswith("ing") or _before_participle([verb]))
+        if m.group("n").lower() not in _NOT_SUBJECT_NAMES and (
+            (not m.group("s") and _verb_like(verb)) or contracted
+        ):
             return m.group("n")
     return None
 
