@@ -1,8 +1,12 @@
 """Slot rules: which current fact a memory is a value of, so a newer value supersedes it.
 
 A *slot* is one thing about the user that holds one value at a time: where they live, their
-job, their workplace, the name they go by, their age, their relationship status, a pet's name
-(one slot per species), or a live concern ("worried about mum's surgery"). Two current
+job (a job with where it is done is the job: "Is sous chef at Zaatar" → ``sous chef``), their
+workplace, the name they go by, their age, their relationship status (dating, engaged,
+separated, divorced…), a pet's name (one slot per species), a named thing's name
+(``name:boat``), or a live concern: a worry ("worried about mum's surgery") or an outcome
+awaited with when it comes ("the hearing is on the 2nd of May", "results in two weeks"),
+settled by the later memory that names it. Two current
 memories of the same slot with different values disagree, and the newer one (in event time)
 supersedes the older (DESIGN §7). This is the offline path's whole rule set; a model path
 decides from the candidates it is shown, and these rules stay as the safety net for the slots
