@@ -35,11 +35,12 @@ DEFAULT_USER_CATEGORY = "fact"
 _PROFILE_SLOT_KEYS = frozenset(PROFILE_SLOTS.values())
 
 
-def _as_said(content: str, key: str) -> str | None:
-    """The value of slot ``key`` in ``content`` as it is written there ("Porto"), or None."""
+def _as_said(content: str, key: str) -> str:
+    """The value of slot ``key`` in ``content`` as it is written there ("Porto"), else as the
+    slot rules compare it (``memory.slots.slot_value``)."""
     found = slot_of(content)
     if found is None or found.key != key:
-        return None
+        return slot_value(key, content)
     at = content.lower().find(found.value)
     return content[at : at + len(found.value)] if at >= 0 else found.value
 
@@ -216,7 +217,7 @@ def memory_edit(
                 _tell_profile(user_id, memory.slot, _as_said(content, memory.slot))
             if was_profile_value and memory.slot != old_slot:
                 # It no longer says where they live (or their job, or name).
-                replaced = _as_said(old_content, old_slot) or slot_value(old_slot, old_content)
+                replaced = _as_said(old_content, old_slot)
                 _tell_profile(user_id, old_slot, _current_value(user_id, old_slot), replaced)
     return memory
 
@@ -242,8 +243,6 @@ def memory_forget(*, user_id: uuid.UUID, memory_id: uuid.UUID) -> bool:
             return False
         memory.delete()
         if _is_profile_value(memory):
-            replaced = _as_said(memory.content, memory.slot) or slot_value(
-                memory.slot, memory.content
-            )
+            replaced = _as_said(memory.content, memory.slot)
             _tell_profile(user_id, memory.slot, _current_value(user_id, memory.slot), replaced)
     return True

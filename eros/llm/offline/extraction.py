@@ -1084,31 +1084,33 @@ def statements(
         got = _THING.search(sentence) or _MY_THING.search(sentence)
         if got and got.group("n").lower() not in _VAGUE_OBJECTS | STOPWORDS:
             thing = "their " + got.group("n").lower()
-        spoken = _spoken_of_in(sentence)
-        if sentence.endswith("?") or not sentence or _NOT_A_STATEMENT.match(sentence):
-            being, many = _note(spoken, being, many)
-            continue
-        if _GREETING.match(sentence):
-            if not _FIRST_PERSON_STATEMENT.search(sentence):
-                being, many = _note(spoken, being, many)
-                continue
-            sentence = _GREETING.sub("", sentence)
-        body = _GREETING_OR_ACK.sub("", sentence).strip(" ,.!;:-")
-        body = _TRAILING_LAUGH.sub("", _DISCOURSE.sub("", _LABEL.sub("", body))).strip(" ,.!;:-")
-        if _NOT_A_STATEMENT.match(body):
-            being, many = _note(spoken, being, many)
-            continue
-        body = _IMPERSONAL_YOU.sub(r"\g<lead>one\g<tail>", body)
-        body = _INTRODUCTION.sub("", body)  # the name is a pattern memory already
-        pieces = clauses(body)
+        pieces = clauses(_statement_body(sentence))
         for clause in pieces:
             said, being, many = _statement(clause, being, many, thing, covered_stems)
             if said is not None:
                 out.append(said)
         if not pieces:
-            # "update on the kitten": nothing to keep, but the kitten is what comes next.
-            being, many = _note(spoken, being, many)
+            # A question or "update on the kitten": nothing to keep, but the kitten is what
+            # a later "she" stands for.
+            being, many = _note(_spoken_of_in(sentence), being, many)
     return out, f"{being}|{thing}|{many}"
+
+
+def _statement_body(sentence: str) -> str:
+    """What of ``sentence`` may state something, or "" for a sentence that states nothing
+    (a question, a request, leave-taking, a greeting with nothing of the user's after it)."""
+    if sentence.endswith("?") or not sentence or _NOT_A_STATEMENT.match(sentence):
+        return ""
+    if _GREETING.match(sentence):
+        if not _FIRST_PERSON_STATEMENT.search(sentence):
+            return ""
+        sentence = _GREETING.sub("", sentence)
+    body = _GREETING_OR_ACK.sub("", sentence).strip(" ,.!;:-")
+    body = _TRAILING_LAUGH.sub("", _DISCOURSE.sub("", _LABEL.sub("", body))).strip(" ,.!;:-")
+    if _NOT_A_STATEMENT.match(body):
+        return ""
+    body = _IMPERSONAL_YOU.sub(r"\g<lead>one\g<tail>", body)
+    return _INTRODUCTION.sub("", body)  # the name is a pattern memory already
 
 
 def _plural(spoken: str) -> bool:
@@ -1217,7 +1219,17 @@ def clauses(body: str, *, pronouns: bool = False) -> list[str]:
 
 # "she's" / "he is" opening a clause after a comma.
 _CLAUSE_PRONOUN = re.compile(r"(?P<lead>,\s+)(?:she|he)(?P<c>'s|\s+is|\s+was|\s+has)\s+", re.I)
-_LINKS = {"'s": "is", "is": "is", "was": "was", "has": "has"}
+_LINKS = {"'s": "is", "is": "is", "was": "was", "has": "has", "'ll": "will", "will": "will"}
+_LINKS |= {"'re": "are", "are": "are", "were": "were"}
+
+
+def _link(contraction: str | None, rest: Sequence[str]) -> str:
+    """The verb a pronoun's ``contraction`` stands for once the pronoun is a noun ("'s" →
+    "is", or "has" before a participle: "she's never had…"); "" for none."""
+    link = _LINKS.get(" ".join((contraction or "").split()).lower(), "")
+    if link == "is" and contraction == "'s" and _before_participle(rest):
+        return "has"
+    return link
 
 
 def _before_participle(words: Sequence[str]) -> bool:
@@ -1269,23 +1281,15 @@ def _third_person_statement(body: str, subject: str, within: str = "", *, many: 
         if m and m.group("p").lower() == "they":
             subject = many  # "they" is the last several spoken of, if any
         if m and subject:
-            link = {"'s": "is", " is": "is", " was": "was", "'ll": "will", " will": "will"}
-            link |= {" has": "has", "'re": "are", " are": "are", " were": "were"}
-            verb = link.get((m.group("c") or "").lower(), "")
-            rest = " ".join(words)[m.end() :].strip()
-            if verb == "is" and m.group("c") == "'s" and _before_participle(rest.split()):
-                verb = "has"  # "she's never had…" is "she has never had…"
-            words = [subject, *([verb] if verb else []), *rest.split()]
+            rest = " ".join(words)[m.end() :].split()
+            verb = _link(m.group("c"), rest)
+            words = [subject, *([verb] if verb else []), *rest]
     joined = " ".join(words)
     if within:
         # A she/he opening a later clause stands for the one this line spoke of ("Ffion got
         # her results, she's off to…").
         def name(m: re.Match[str]) -> str:
-            link = _LINKS.get(" ".join(m.group("c").split()).lower(), "")
-            rest = joined[m.end() :].split()
-            if link == "is" and m.group("c") == "'s" and _before_participle(rest):
-                link = "has"
-            return f"{m.group('lead')}{within} {link} "
+            return f"{m.group('lead')}{within} {_link(m.group('c'), joined[m.end() :].split())} "
 
         joined = _CLAUSE_PRONOUN.sub(name, joined)
     text = swap_person(joined, THIRD_PERSON)
