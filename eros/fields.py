@@ -55,11 +55,17 @@ def without_nul(value):
 
 class StrictCharField(serializers.CharField):
     """A JSON string (numbers and booleans are refused); NUL characters are refused too
-    (DRF's own rule), which the OpenAPI document states as a ``pattern``."""
+    (DRF's own rule), which the OpenAPI document states as a ``pattern``.
+
+    ``max_length`` counts the string as sent, in code points as JSON Schema's ``maxLength``
+    does: DRF checks it after trimming, so ``"\\r"`` plus ``max_length`` characters would pass
+    its check while breaking the documented limit."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 

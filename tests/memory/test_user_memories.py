@@ -241,3 +241,26 @@ def test_pinned_memories_outrank_closer_ones_in_recall(alice, alices_instance):
     assert facts[0].id == pinned.id and facts[0].pinned is True
     assert facts[1].id in {near.id, nearer.id} and facts[1].score > facts[0].score
     assert [h.id for h in recall.relationship] == [rel_pinned.id, rel_near.id]
+
+
+@pytest.mark.django_db
+def test_content_over_the_limit_is_400_even_when_trimming_would_bring_it_under(
+    client_for, alice, embedder, settings
+):
+    # The document says maxLength of the string as sent; DRF trims before its own check.
+    limit = settings.MAX_MESSAGE_CHARS
+    memory = client_for(alice).post(url(alice), {"content": "I swim"}, format="json").json()
+    too_long = "\r" + "x" * limit
+    edit = client_for(alice).patch(
+        url(alice, f"/{memory['id']}"), {"content": too_long}, format="json"
+    )
+    assert edit.status_code == 400 and edit.json()["error"] == "validation_error"
+    assert "content" in edit.json()["details"]
+    assert CompanionMemory.objects.get(id=memory["id"]).content == "I swim"
+    add = client_for(alice).post(url(alice), {"content": too_long}, format="json")
+    assert add.status_code == 400 and CompanionMemory.objects.count() == 1
+    at_limit = client_for(alice).patch(
+        url(alice, f"/{memory['id']}"), {"content": " " + "y" * (limit - 1)}, format="json"
+    )
+    assert at_limit.status_code == 200
+    assert CompanionMemory.objects.get(id=memory["id"]).content == "y" * (limit - 1)
