@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -24,7 +25,34 @@ ROOT = Path(__file__).resolve().parent.parent
 UNLIMITED_ENV = {"API_RATE_LIMIT": "off", "API_RATE_LIMIT_IP": "off"}
 
 
+def _ephemeral_ports() -> range:
+    """The ports the kernel hands to outgoing connections (Linux's range, or the IANA one)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(49152, 65536)
+
+
 def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on, outside the ephemeral range.
+
+    A port the kernel picks for ``bind(("127.0.0.1", 0))`` comes from the range it also gives
+    outgoing connections (to the database, between test clients), so one of those can take
+    it between this check and the server's own bind; ports below that range are only ever
+    taken by a listener.
+    """
+    ephemeral = _ephemeral_ports()
+    for _ in range(100):
+        port = random.randrange(20000, 32768)
+        if port in ephemeral:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
