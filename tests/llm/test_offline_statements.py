@@ -140,7 +140,7 @@ def test_the_statement_beside_a_named_status_is_no_unnamed_status():
         # Outcomes told in shorthand, and a short line that names something.
         ("visa approved!!!!! I'm going to Canada", "Their visa was approved"),
         ("my biopsy came back benign", "Their biopsy came back benign"),
-        ("passed the SQE!!! first time!!", "Passed the SQE"),
+        ("passed the SQE!!! first time!!", "Passed the SQE, first time"),
         # A pet named beside its species.
         ("my cat Pickle is 17 now, ginger, grumpy", "Their cat is called Pickle"),
         # Adverbs, "was" and times keep their form.
@@ -355,3 +355,56 @@ def test_someone_elses_new_job_is_theirs_not_the_users():
         "Leila got a job at a clinic there",
     ]
     assert contents("my brother got a job at Google") == ["Their brother got a job at Google"]
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # A slight line joins the statement it follows…
+        ("RESULTS ARE BACK. it's benign!!!!", ["RESULTS ARE BACK, it's benign"]),
+        (
+            "minor corrections only!! the external actually liked chapter 4",
+            ["Minor corrections only, the external actually liked chapter 4"],
+        ),
+        # …or, with none before it, the next one.
+        (
+            "been seeing someone actually. her name's Linda, she's from the salsa class",
+            ["Been seeing someone actually, her name's Linda", "She's from the salsa class"],
+        ),
+        # What a pattern memory of the message already says joins nothing.
+        (
+            "my mum is 71, she's never had an operation",
+            ["Their mum is 71", "Their mum has never had an operation"],
+        ),
+        # A slight line ending on "this" needs the other side's line; it joins nothing.
+        (
+            "I don't really know why I'm doing this. my mam died three weeks ago",
+            ["Their mam died three weeks ago"],
+        ),
+    ],
+)
+def test_a_slight_line_joins_a_statement_of_the_same_message(said, expected):
+    assert contents(said) == expected
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # An abbreviation names something; a word of the user's life is enough beside a verb.
+        ("MRI was all clear!!", ["MRI was all clear"]),
+        ("they offered me the job!!", ["They offered them the job"]),
+        # A past with its "I" left off says what the user did.
+        ("I DID IT. graduated today!!", ["Graduated today"]),
+        # Irregular pasts take no -s.
+        ("I said yes straight away", ["Said yes straight away"]),
+        # "bit of news" only opens the line.
+        ("bit of news. dad's agreed to sell the farm.", ["Dad's agreed to sell the farm"]),
+    ],
+)
+def test_short_lines_that_still_say_something(said, expected):
+    assert contents(said) == expected
+
+
+@pytest.mark.parametrize("said", ["terrified tbh", "loved it", "tried yoga", "omg. wow."])
+def test_a_feeling_or_a_past_without_its_object_is_no_memory(said):
+    assert contents(said) == []

@@ -868,7 +868,8 @@ _GREETING_OR_ACK = re.compile(
     r"k+|yes|yeah|yep|nope|no|sure|thanks?(?: you)?(?: so much)?|thx|ty|lol|haha+|hehe|hm+|"
     r"cool(?: cool)?|nice|great|wow|omg|same|right|true|fair|aw+|oh|ah|ugh|whatever|sorry|"
     r"anyway|so|well|back again|i see|got it|fine|fair enough|ok fair|ok goodnight|"
-    r"talk (?:tomorrow|soon|later)|see you|you too|me too|i know|guess what|big news|"
+    r"talk (?:tomorrow|soon|later)|see you|you too|me too|i know|guess what|"
+    r"(?:big |some |good |bad |(?:a )?bit of )news|"
     r"(?:so |quick |small |little |big )?update(?: on (?:the |my |our )?[\w' ]+)?|btw|honestly|"
     r"lol)\b(?:[\s]*[,.!:;-]+[\s]*|\s*$)",
     re.IGNORECASE,
@@ -1068,14 +1069,20 @@ def statements(
     thanks, a greeting or an acknowledgement. What is left is cut into clauses where a new
     subject starts (``"I'm a chef, we did 140 covers tonight"`` → two statements; see
     :func:`clauses`), so each memory says one thing. A clause is skipped when the pattern
-    memories of the message (``covered``) hold all its content words, when it is short and
-    names nothing, only remarks on "it" or "that", or is about the companion rather than the
-    user (it says "you" and nothing in the first person). A leading ``I`` goes (``"I teach
+    memories of the message (``covered``) hold all its content words or it is about the
+    companion rather than the user (it says "you" and nothing in the first person). One too
+    slight to stand alone (short and naming nothing, or only remarking on "it" or "that")
+    joins the statement of the same message it follows, or else the next one ("results are
+    back. it's benign!!" → ``"Results are back, it's benign"``), and is skipped when the
+    message states nothing else. A leading ``I`` goes (``"I teach
     maths"`` → ``"Teaches maths"``), other first-person words become third person, a leading
     she/he/they or his/her is replaced by the last pet or person, and the pronoun of a naming
     by what it names (``"renamed it Wanderer"`` → ``"renamed their boat Wanderer"``).
     """
     out: list[tuple[str, str]] = []
+    # A clause too slight to stand alone joins the statement it follows, or the next one.
+    last: tuple[int, str, str, str, str] | None = None  # (index in out, clause, context)
+    waiting: list[str] = []
     being, thing, many = ([*subject.split("|"), "", ""])[:3]
     covered_stems = set().union(*(_stems(c) for c in covered)) if covered else set()
     for found in _SENTENCE.finditer(normalise(text)):
@@ -1086,9 +1093,23 @@ def statements(
             thing = "their " + got.group("n").lower()
         pieces = clauses(_statement_body(sentence))
         for clause in pieces:
-            said, being, many = _statement(clause, being, many, thing, covered_stems)
+            before = (being, many)
+            said, being, many, weak = _statement(clause, being, many, thing, covered_stems)
             if said is not None:
+                if waiting:
+                    clause = ", ".join([*waiting, clause])
+                    said = _joined(clause, before[0], being, before[1])
+                    waiting = []
                 out.append(said)
+                last = (len(out) - 1, clause, before[0], being, before[1])
+            elif weak and _said_already(clause, covered):
+                continue
+            elif weak and last is not None:
+                at, kept, *context = last
+                last = (at, f"{kept}, {clause}", *context)
+                out[at] = _joined(last[1], *context)
+            elif weak:
+                waiting.append(clause)
         if not pieces:
             # A question or "update on the kitten": nothing to keep, but the kitten is what
             # a later "she" stands for.
@@ -1128,15 +1149,15 @@ def _note(spoken: str | None, being: str, many: str) -> tuple[str, str]:
 
 def _statement(
     clause: str, being: str, many: str, thing: str, covered_stems: set[str]
-) -> tuple[tuple[str, str] | None, str, str]:
-    """One clause as ``(content, category)`` or None, and the one and the several spoken of
-    after it (``statements``)."""
+) -> tuple[tuple[str, str] | None, str, str, bool]:
+    """One clause as ``(content, category)`` or None, the one and the several spoken of after
+    it, and whether a clause left out is only too slight to stand alone (``statements``)."""
     spoken = _spoken_of_in(clause)
     after, after_many = _note(spoken, being, many)
 
     # What the patterns already read is not said twice.
     if covered_stems and _stems(clause) <= covered_stems:
-        return None, after, after_many
+        return None, after, after_many, False
     naming = _PRONOUN_NAMED.match(clause)
     if naming:
         pronoun = naming.group("p").lower()
@@ -1144,30 +1165,66 @@ def _statement(
         if pronoun.startswith("they"):
             named_thing = many
         if not named_thing:
-            return None, after, after_many
+            return None, after, after_many, False
         verb = "are" if naming.group("p").lower().startswith("they") else "is"
         said = (f"{capitalise(named_thing)} {verb} called {naming.group('v')}", "fact")
-        return said, after, after_many
+        return said, after, after_many, False
     words = [bare(w) for w in clause.split()]
+    if set(words) & _YOU and not set(words) & _FIRST_PERSON:
+        return None, after, after_many, False  # about the companion
     content_words = [w for w in words if len(w) >= 4 and w not in STOPWORDS]
-    # Short is fine when it names something ("passed the SQE"): a capital inside.
+    # Short is fine when it names something ("passed the SQE", "the MRI was clear"): a
+    # capital inside, or an abbreviation anywhere.
     named_inside = any(w[:1].isupper() and w != "I" for w in clause.split()[1:])
+    named_inside = named_inside or any(_ABBREVIATION.fullmatch(w) for w in clause.split())
     # A she/he that stands for someone named before names them too ("he's an engineer").
     named_inside = named_inside or bool(being and words[0] in _THIRD_PERSON_PRONOUNS)
-    # "I quit pottery" says something in three words: a verb of the user's own and its object.
+    # "I quit pottery" says something in three words: a verb of the user's own and its object;
+    # "graduated today" in two: a past the user left their "I" off.
     own = words[0] in {"i", "i've", "i'm"}
+    done = is_past(words[0]) and words[0] not in _SLIGHT_PAST and len(words[0]) >= 5
+    done = done and not FEELING_WORD.search(words[0])  # "terrified tbh" is a feeling
     short = len(words) < 3 or (len(words) < 4 and not (named_inside or own))
-    # One content word is enough beside a name, or in a longer line of the user's own ("I
-    # have quit the gym"); a three-word line needs two ("I quit pottery", not "I'm so done").
-    enough = 2 - (named_inside or (own and len(words) >= 4))
-    # A short line about "that one" needs the other side's line to mean anything.
-    deictic = len(words) < 5 and words[-1] in {"it", "that", "this", "one", "them", "those"}
-    if short or deictic or len(content_words) < enough or _is_commentary(clause, words):
-        return None, after, after_many
-    if set(words) & _YOU and not set(words) & _FIRST_PERSON:
-        return None, after, after_many  # about the companion
+    short = short and not (done and len(words) == 2)
+    # One content word is enough beside a name, a word of the user's life ("they offered me
+    # the job"), or in a longer line of the user's own ("I have quit the gym"); a three-word
+    # line needs two ("I quit pottery", not "I'm so done").
+    life = bool(_LIFE_CUES.search(clause)) and len(words) >= 4
+    enough = 2 - (named_inside or life or done or (own and len(words) >= 4))
+    # A short line about "that one" needs the other side's line to mean anything, and a
+    # slight one ending on it ("I don't know why I'm doing this") joins nothing.
+    pointing = words[-1] in {"it", "that", "this", "one", "them", "those"}
+    if (len(words) < 5 and pointing) or short or len(content_words) < enough:
+        return None, after, after_many, not pointing
+    if _is_commentary(clause, words):
+        return None, after, after_many, not pointing
+    said = _joined(clause, being, after, many)
+    return said, after, after_many, False
+
+
+# Pasts that say too little without their object ("loved", "tried", "agreed"), and feelings
+# that look like pasts ("terrified tbh").
+_SLIGHT_PAST = frozenset(
+    "loved liked hated wanted needed missed tried agreed guessed laughed cried said thought "
+    "knew meant forgot figured noticed asked answered replied texted called "
+    "terrified petrified horrified gutted thrilled delighted knackered shattered stoked "
+    "chuffed devastated obsessed pleased amazed shocked surprised".split()
+)
+# An abbreviation or a shouted word: "MRI", "GCSEs", "A*AA".
+_ABBREVIATION = re.compile(r"[A-Z][A-Z*&]+s?\W*")
+
+
+def _said_already(clause: str, covered: Sequence[str]) -> bool:
+    """Whether a pattern memory of the message says ``clause`` ("my mum is 71" → "Their mum
+    is 71")."""
+    said = _third_person_statement(clause, "", "").casefold()
+    return any(said in c.casefold() for c in covered)
+
+
+def _joined(clause: str, being: str, after: str, many: str) -> tuple[str, str] | None:
+    """``clause`` as a third-person ``(content, category)`` (None when nothing is left)."""
     content = _third_person_statement(clause, being, after, many=many)
-    return ((content, _statement_category(content)) if content else None), after, after_many
+    return (content, _statement_category(content)) if content else None
 
 
 # Where a clause may end: a comma or semicolon (with "and", "but" or "so" after it), or

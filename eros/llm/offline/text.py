@@ -33,6 +33,7 @@ _IRREGULAR_PAST = frozenset(
     bent bled bred clung crept dealt fled flung forbade forgave fought ground knelt laid lent
     meant overcame rode rang shone shrank slid spun split spread stank stuck sought strove
     taught underwent undertook withdrew won wound
+    said arose awoke bore burnt dreamt leapt learnt smelt spelt spilt swept
     """.split()
 )
 _NOT_PAST = frozenset("need feed bleed seed speed proceed succeed exceed breed weed shed".split())
