@@ -185,8 +185,16 @@ def test_unknown_insight_step_raises_a_permanent_provider_error(model):
         ),
         (
             "I'm a software engineer at a startup and I'm a bit shy.",
-            ["works as a software engineer", "is shy"],
+            ["works as a software engineer", "works at a startup", "is shy"],
         ),
+        # A role at an organisation is a job, whatever the word for it; a regular is not.
+        (
+            "i'm a QA tester at an insurance company in Leeds",
+            ["works as a QA tester", "works at an insurance company"],
+        ),
+        ("I'm a regular at the pub on the corner", []),
+        ("I'm a signalman", ["works as a signalman"]),
+        ("I'm a changed woman", []),
         ("I'm from Porto but I moved to Berlin last year", ["lives in Porto", "lives in Berlin"]),
         ("i work at the hospital now", ["works at the hospital"]),
         ("I'm an early bird, honestly", ["is an early bird"]),

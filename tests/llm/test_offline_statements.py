@@ -247,6 +247,24 @@ def test_someone_elses_clause_is_a_memory_of_its_own():
     ]
 
 
+def test_the_user_after_someone_else_is_a_clause_of_its_own():
+    assert clauses("Kwame's moving back to Leeds in May and i want to be around for that") == [
+        "Kwame's moving back to Leeds in May",
+        "i want to be around for that",
+    ]
+    assert clauses("my sister Ana is a nurse and I'm a teacher") == [
+        "my sister Ana is a nurse",
+        "I'm a teacher",
+    ]
+    # One subject with the user in it, and "we" going on with the same ones, stay whole.
+    assert clauses("my grandson Alfie and I have taken on an allotment") == [
+        "my grandson Alfie and I have taken on an allotment"
+    ]
+    assert clauses("Waffles ate a whole chocolate egg, we had to rush him to the vet") == [
+        "Waffles ate a whole chocolate egg, we had to rush him to the vet"
+    ]
+
+
 def test_she_has_before_a_participle_and_irregular_pasts():
     assert "Their mum has never had an operation before" in contents(
         "my mum is 71", "she's never had an operation before"

@@ -72,13 +72,16 @@ _OCCUPATIONS = frozenset(
     sonographer radiographer childminder housekeeper janitor curator archivist historian
     headteacher principal trainer referee athlete footballer sailor fisherman fisherwoman
     worker labourer laborer dispatcher stenographer setter sommelier butler chauffeur
+    tester packer picker fitter installer handler
     """.split()
 )
-_OCCUPATION_SUFFIXES = ("ician", "ologist", "grapher", "eer", "ist")
+_OCCUPATION_SUFFIXES = ("ician", "ologist", "grapher", "eer", "ist", "man")
 # Words in "-ist" that are no job ("I'm a perfectionist").
 _NOT_OCCUPATIONS = frozenset(
     "optimist pessimist perfectionist realist idealist minimalist purist tourist feminist "
-    "racist perfectionist list wrist twist".split()
+    "racist perfectionist list wrist twist "
+    # Words in "-man" that are no job ("I'm a changed woman").
+    "woman human german roman shaman gentleman madman superman batman snowman caveman".split()
 )
 
 #: Pet words and the species each one is (a puppy is a dog, a golden retriever too).
@@ -271,6 +274,21 @@ _JOB_STARTED_RE = rx(
 )
 # Retired: "I retired last month", "I'm retired now", "I've finally retired".
 _RETIRED_RE = rx(r"\bI(?:'m| am|'ve| have)? (?:just |finally |now |officially )?(?:retired)\b")
+# "… at an insurance company", "… for the council", "… at Google": where a role is held.
+_ORGANISATIONS = (
+    r"company|firm|bank|hospital|school|college|university|uni|shop|store|studio|restaurant|"
+    r"cafe|café|hotel|warehouse|factory|office|clinic|surgery|practice|agency|council|startup|"
+    r"start-up|charity|library|museum|gallery|garage|salon|bakery|nursery|lab|laboratory|"
+    r"centre|center|plant|mill|airport|prison|supermarket|hospice|department|ministry|"
+    r"newspaper|magazine|publisher|brewery|theatre|theater|trust|foundation|consultancy|"
+    r"manufacturer|supplier|retailer|chain|business|organisation|organization|ngo|institute"
+)
+_AT_ORGANISATION = rx(
+    r"^(?P<job>.+?) (?:at|for|with) "
+    rf"(?P<org>(?:(?:an?|the) (?:[\w'-]+ ){{0,3}}?(?:{_ORGANISATIONS})\b|(?-i:[A-Z])[\w'&-]*).*)$"
+)
+# "I'm a regular at the pub": a role at a place that is no job.
+_NOT_JOBS_AT = frozenset("regular member fan customer guest patient client visitor".split())
 _JOB_MY_JOB_RE = rx(rf"\bmy job is (?:being )?(?P<art>an? )?(?P<v>{PHRASE})")
 _WORKPLACE_RE = rx(rf"\bI(?:'m| am)? (?:currently |still )?work(?:ing)? (?:at|for) (?P<v>{PHRASE})")
 # A job got somewhere: "got a job at a ramen place", "I got the bakery job".
@@ -457,7 +475,15 @@ def extract(text: str) -> list[Match]:
     for m in _JOB_EXPLICIT_RE.finditer(text):
         add("job", _job_value(m, require_occupation=False), m)
     for m in _JOB_IM_A_RE.finditer(text):
-        add("job", _job_value(m, require_occupation=True), m)
+        job = _job_value(m, require_occupation=True)
+        at = _AT_ORGANISATION.match(m.group("v"))
+        if at and not job and bare(at.group("job").split()[-1]) not in _NOT_JOBS_AT:
+            # "I'm a QA tester at an insurance company": a role at an organisation is a job
+            # even when the word for it is not a known one.
+            job = _job_value(m, require_occupation=False)
+        add("job", job, m)
+        if job and at:
+            add("workplace", clip(at.group("org"), _WORKPLACE_STOPS, 4), m)
     for m in _JOB_IM_BARE_RE.finditer(text):
         if not any(_overlaps(Match("job", "", m.start(), m.end()), f) for f in found):
             add("job", _job_value(m, require_occupation=True), m)
@@ -1233,6 +1259,7 @@ _CLAUSE_BREAK = re.compile(r"(?:[,;]\s*(?:(?:and|but|so)\s+)?|\s+(?:and|but)\s+)
 _SUBJECT_PRONOUNS = frozenset(
     "i i'm i've i'd i'll we we're we've we'd he he's she she's they they're they've".split()
 )
+_I = frozenset("i i'm i've i'd i'll".split())
 # Someone else's clause ("…lives in Toronto, he's an engineer") is a memory of its own.
 _THIRD_PERSON_PRONOUNS = frozenset("he he's she she's".split())
 
@@ -1255,7 +1282,12 @@ def clauses(body: str, *, pronouns: bool = False) -> list[str]:
         if not rest or m.start() == 0:
             continue
         first = bare(rest[0])
+        left = body[cuts[-1] : m.start()]
         if first in _THIRD_PERSON_PRONOUNS or (pronouns and first in _SUBJECT_PRONOUNS):
+            starts_subject = True
+        elif first in _I and _someone_elses(left):
+            # The user after someone else ("Kwame's moving to Leeds and I want to be there");
+            # "we" goes on with the same people ("Waffles ate chocolate, we had to…").
             starts_subject = True
         elif first in {"my", "our", "their"} or (
             rest[0][:1].isupper() and first not in STOPWORDS | _SUBJECT_PRONOUNS
@@ -1266,12 +1298,25 @@ def clauses(body: str, *, pronouns: bool = False) -> list[str]:
         else:
             starts_subject = False
         # The clause left behind must be one too ("Tom and Jerry went…" is one subject).
-        if starts_subject and len(body[cuts[-1] : m.start()].split()) >= 3:
+        if starts_subject and len(left.split()) >= 3:
             cuts.append(m.start())
             cuts.append(m.end())
     cuts.append(len(body))
     pieces = [body[a:b].strip(" ,;") for a, b in zip(cuts[::2], cuts[1::2], strict=True)]
     return [p for p in pieces if p]
+
+
+def _someone_elses(clause: str) -> bool:
+    """Whether ``clause`` opens with someone other than the user as its subject ("my sister
+    is…", "Kwame's moving…"), not the user ("I…", "we…", "turned it down…")."""
+    words = clause.split()
+    if not any(_verb_like(w) for w in words[1:]):
+        return False  # "my grandson Alfie and I have…": one subject, the user among it
+    if _SUBJECT_NOUN.match(clause) or _BARE_KIN.match(clause):
+        return True
+    if not words or bare(words[0]) in _FIRST_PERSON or bare(words[0]) in _SUBJECT_PRONOUNS:
+        return False
+    return _spoken_of_in(" ".join(words[:2])) is not None
 
 
 # "she's" / "he is" opening a clause after a comma.
