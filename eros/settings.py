@@ -339,6 +339,7 @@ PROFILE_RAW_K = envint("PROFILE_RAW_K", 4, minimum=0)
 RELATIONSHIP_K = envint("RELATIONSHIP_K", 3, minimum=0)
 # Recall ranking weights, chosen with memory_eval (README, "Memory").
 RECENCY_WEIGHT = envfloat("RECENCY_WEIGHT", 0.05, lo=0.0)
+RECENCY_WEIGHT_NOW = envfloat("RECENCY_WEIGHT_NOW", 0.5, lo=0.0)
 RECENCY_TAU_DAYS = envfloat("RECENCY_TAU_DAYS", 90.0, lo=0.001)
 IMPORTANCE_WEIGHT = envfloat("IMPORTANCE_WEIGHT", 0.5, lo=0.0)
 DEDUP_SIMILARITY = envfloat("DEDUP_SIMILARITY", 0.92, lo=0.0, hi=1.0)

@@ -334,6 +334,26 @@ def slots_asked(question: str | None) -> tuple[str, ...]:
     return tuple(sorted(found, key=lambda k: _ORDER.get(k, len(_ORDER))))
 
 
+# Words that ask how things stand now, as against how they once were.
+_NOW = re.compile(
+    r"\b(?:now|nowadays|these days|at the moment|currently|current|still|any ?more|yet|"
+    r"lately|at present|latest|so far)\b"
+)
+
+
+def asks_about_now(question: str | None) -> bool:
+    """Whether a question sentence of ``question`` asks how something stands now ("Where am I
+    living at the moment?", "Do I still play the cello?", "Has she had the baby yet?"), so the
+    newest of several memories about it is the likelier answer. False for None.
+
+    >>> asks_about_now("What do I play these days?")
+    True
+    >>> asks_about_now("Where did I grow up?")
+    False
+    """
+    return any(_NOW.search(sentence) for sentence in _questions(question or ""))
+
+
 def is_prefix(key: str) -> bool:
     """Whether ``key`` asks for every slot starting with it (``pet:``)."""
     return key.endswith(PREFIX)

@@ -15,7 +15,12 @@ eros-engine-server.md §6.5)::
              + IMPORTANCE_WEIGHT · importance
 
 with age in event time (``occurred_at``) and a row nobody scored counted at
-:data:`NEUTRAL_IMPORTANCE` (0.5).
+:data:`NEUTRAL_IMPORTANCE` (0.5). A query that asks how things stand now
+(:func:`memory.questions.asks_about_now`: "Where am I living at the moment?", "Do I still
+play the cello?") weighs recency by ``RECENCY_WEIGHT_NOW`` (0.5) instead, when that is
+larger: of "Has started learning the cello" and, weeks later, "Learning the ukulele now
+instead", the newer is the answer. Only such queries: a heavier recency for every query costs
+recall of facts said long ago (``memory_eval``: 0.665 → 0.626 and 0.600 → 0.538 at 0.5).
 
 **Text half**: Okapi BM25 (Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25
 and Beyond", Foundations and Trends in IR 3(4), 2009, with the non-negative idf of
@@ -105,7 +110,7 @@ from eros.llm.providers import get_embedder
 from memory.embedding_dim import embedding_dim_guard
 from memory.language import FALLBACK_CONFIG, text_search_config
 from memory.models import LAYER_PROFILE, LAYER_RELATIONSHIP, CompanionMemory
-from memory.questions import is_prefix, slots_asked
+from memory.questions import asks_about_now, is_prefix, slots_asked
 
 #: At most this many distinct terms of a query are searched as text.
 MAX_QUERY_TERMS = 32
@@ -312,7 +317,8 @@ class Ranking:
     ``vector`` (the vector score alone). ``fusion``: ``convex`` or ``rrf``. ``text_weight`` ≥ 0
     weighs the text half against the vector half (weight 1). ``k1`` ≥ 0 and ``b`` in [0, 1]
     are BM25's; ``rrf_k`` ≥ 1 the RRF constant; the recency and importance weights are in
-    cosine units, ``recency_tau_days`` > 0.
+    cosine units (``recency_weight_now`` for a query that asks about now), ``recency_tau_days``
+    > 0.
     """
 
     mode: str = MODE_FUSED
@@ -322,6 +328,7 @@ class Ranking:
     k1: float = 1.2
     b: float = 0.75
     recency_weight: float = 0.0
+    recency_weight_now: float = 0.0
     recency_tau_days: float = 30.0
     importance_weight: float = 0.0
 
@@ -337,6 +344,7 @@ class Ranking:
             "k1": settings.BM25_K1,
             "b": settings.BM25_B,
             "recency_weight": settings.RECENCY_WEIGHT,
+            "recency_weight_now": settings.RECENCY_WEIGHT_NOW,
             "recency_tau_days": settings.RECENCY_TAU_DAYS,
             "importance_weight": settings.IMPORTANCE_WEIGHT,
         }
@@ -405,7 +413,11 @@ def memory_recall(
         "rrf_k": ranking.rrf_k,
         "k1": ranking.k1,
         "b": ranking.b,
-        "rw": ranking.recency_weight,
+        "rw": (
+            max(ranking.recency_weight, ranking.recency_weight_now)
+            if asks_about_now(query_text)
+            else ranking.recency_weight
+        ),
         "tau": ranking.recency_tau_days,
         "iw": ranking.importance_weight,
         "neutral": NEUTRAL_IMPORTANCE,

@@ -273,8 +273,10 @@ def test_kept_replays_carry_the_simulated_times(tiny):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_replay_honours_the_ranking_options_and_prints_them(tiny):
-    out, _ = run("--replay", tiny, "--recency-weight", 0, "--importance-weight", 0)
-    assert "recency weight 0 (tau 90 days), importance weight 0" in out
+    out, _ = run(
+        "--replay", tiny, "--recency-weight", 0, "--recency-weight-now", 0, "--importance-weight", 0
+    )
+    assert "recency weight 0 (0 asking about now; tau 90 days), importance weight 0" in out
     assert "memory scope neutral_and_relationship" in out
 
 

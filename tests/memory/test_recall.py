@@ -151,6 +151,33 @@ def test_recency_weight_reorders_equally_similar_memories(session, settings):
     assert ranked[0].score > ranked[1].score
 
 
+@pytest.mark.django_db
+def test_a_query_asking_about_now_weighs_recency_by_the_now_weight(session, settings):
+    # The newer memory is a little less similar: cosine 0.9 against 1.0.
+    now = timezone.now()
+    put_vector(session, "cello", unit(9), occurred_at=now - timedelta(days=60))
+    put_vector(session, "ukulele", mix(9, 10, 0.9), occurred_at=now - timedelta(days=1))
+    settings.RECENCY_WEIGHT, settings.RECENCY_WEIGHT_NOW = 0.05, 0.5
+    settings.RECENCY_TAU_DAYS = 90.0
+
+    def order(text):
+        hits = recall(session, 9, query_text=text, hybrid=False).profile_groups[0][1]
+        return [h.content for h in hits]
+
+    assert order("What instrument do I play?") == ["cello", "ukulele"]
+    assert order("What instrument do I play these days?") == ["ukulele", "cello"]
+    # 0.9 + 0.5·e^(−1/90) against 1.0 + 0.5·e^(−60/90).
+    scores = [
+        h.score
+        for h in recall(session, 9, query_text="still playing?", hybrid=False).profile_groups[0][1]
+    ]
+    assert scores == pytest.approx(
+        [0.9 + 0.5 * math.exp(-1 / 90), 1.0 + 0.5 * math.exp(-60 / 90)], abs=1e-3
+    )
+    settings.RECENCY_WEIGHT_NOW = 0.0
+    assert order("What instrument do I play these days?") == ["cello", "ukulele"]
+
+
 def mix(seed: int, other: int, cosine: float) -> list[float]:
     """A unit vector with cosine ``cosine`` to ``unit(seed)`` (the rest along ``unit(other)``)."""
     vector = [0.0] * 512

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from eros.llm.fakes import unit_vector
 from memory.models import CompanionMemory
-from memory.questions import slot_is_asked, slots_asked
+from memory.questions import asks_about_now, slot_is_asked, slots_asked
 from memory.selectors import memory_recall
 from memory.services.writes import MemoryDraft, memory_upsert_many
 from tests.memory.test_supersession import between
@@ -295,3 +295,24 @@ def test_asking_costs_no_extra_query(session, living, django_assert_num_queries)
 )
 def test_a_named_ones_home_and_job_are_asked_by_name(question, keys):
     assert slots_asked(question) == keys
+
+
+@pytest.mark.parametrize(
+    ("text", "now"),
+    [
+        ("Where am I living at the moment?", True),
+        ("What do I play these days?", True),
+        ("Has my sister had her baby yet?", True),
+        ("Am I still a student?", True),
+        ("What's Marisol's rank now?", True),
+        ("is she currently seeing anyone", True),
+        ("Where did I grow up?", False),
+        ("What did I have for dinner on my birthday?", False),
+        # Only questions ask: a statement about now asks nothing.
+        ("I'm still thinking about it.", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_asks_about_now(text, now):
+    assert asks_about_now(text) is now

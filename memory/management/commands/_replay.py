@@ -214,7 +214,8 @@ def describe_ranking(r: Ranking) -> str:
         how = f"fused (convex, text weight {r.text_weight:g})"
     return (
         f"{how}; BM25 k1 {r.k1:g}, b {r.b:g}; recency weight {r.recency_weight:g} "
-        f"(tau {r.recency_tau_days:g} days), importance weight {r.importance_weight:g}"
+        f"({r.recency_weight_now:g} asking about now; tau {r.recency_tau_days:g} days), "
+        f"importance weight {r.importance_weight:g}"
     )
 
 

@@ -435,8 +435,9 @@ class Command(BaseCommand):
             f"importance {m['importance']}"
         )
         out(
-            f"vector score: recency weight {r['recency_weight']:g} (tau {r['recency_tau_days']:g}"
-            f" days), importance weight {r['importance_weight']:g}"
+            f"vector score: recency weight {r['recency_weight']:g} ({r['recency_weight_now']:g}"
+            f" asking about now; tau {r['recency_tau_days']:g} days), importance weight"
+            f" {r['importance_weight']:g}"
         )
         out(f"evidence recall@{m['k']}: {m['recall_at_k']:.3f} over {m['scored']} questions")
         for category, row in m["per_category"].items():
@@ -469,6 +470,7 @@ RANKING_OPTIONS = (
     ("k1", float, "BM25_K1"),
     ("b", float, "BM25_B"),
     ("recency_weight", float, "RECENCY_WEIGHT"),
+    ("recency_weight_now", float, "RECENCY_WEIGHT_NOW"),
     ("recency_tau_days", float, "RECENCY_TAU_DAYS"),
     ("importance_weight", float, "IMPORTANCE_WEIGHT"),
 )
@@ -485,6 +487,7 @@ def _describe(r: dict, *, full: bool = False) -> str:
     return (
         f"mode={r['mode']} fusion={r['fusion']} text_weight={r['text_weight']:g} "
         f"rrf_k={r['rrf_k']} k1={r['k1']:g} b={r['b']:g} recency_weight={r['recency_weight']:g}"
+        f" recency_weight_now={r['recency_weight_now']:g}"
         f" recency_tau_days={r['recency_tau_days']:g} "
         f"importance_weight={r['importance_weight']:g}"
     )
