@@ -1274,7 +1274,9 @@ def clauses(body: str, *, pronouns: bool = False) -> list[str]:
     Jerry went…"`` and ``"grey with white paws"`` stay whole. With ``pronouns``, a subject
     pronoun (``I``, ``we``, ``she``…) starts a clause too; without, the user's own clauses
     stay together, since each needs the other's context ("I'm seeing someone new, we met at
-    a pottery class").
+    a pottery class"), and only an ``I`` after someone else's clause starts one ("Kwame's
+    moving to Leeds and I want to be around" → two; "my grandson and I have an allotment" and
+    "Waffles ate chocolate, we had to rush him to the vet" stay whole).
     """
     cuts = [0]
     for m in _CLAUSE_BREAK.finditer(body):
