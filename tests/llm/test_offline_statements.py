@@ -426,3 +426,20 @@ def test_short_lines_that_still_say_something(said, expected):
 @pytest.mark.parametrize("said", ["terrified tbh", "loved it", "tried yoga", "omg. wow."])
 def test_a_feeling_or_a_past_without_its_object_is_no_memory(said):
     assert contents(said) == []
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("the new job is great, gotta go", ["The new job is great"]),
+        (
+            "Got the keys to the new flat today!! ok bye for now",
+            ["Got the keys to the new flat today"],
+        ),
+        # Only leave-taking goes, not a word that ends like it.
+        ("my shift ends at midnight", ["Their shift ends at midnight"]),
+        ("I'm going back to work next month", ["Is going back to work next month"]),
+    ],
+)
+def test_leave_taking_at_the_end_of_a_line_goes(said, expected):
+    assert contents(said) == expected

@@ -909,10 +909,13 @@ _DISCOURSE = re.compile(
 )
 # A short label before a colon ("massive news: I'm head chef now", "update: …").
 _LABEL = re.compile(r"^[A-Za-z][\w' ]{0,24}:\s+(?=\S)")
-# Laughter or an emoticon at the end ("…said yes haha", "…lol :)").
+# Laughter, an emoticon or leave-taking at the end ("…said yes haha", "…lol :)", "…, gotta
+# go").
 _TRAILING_LAUGH = re.compile(
     r"(?:[\s,]*(?:ha(?:ha)+|hehe+|lol|lmao|xd|:\)|:\(|:d|:p|;\)|thanks|thank you|thx|ty|"
-    r"cheers|speak soon|talk (?:soon|later|tomorrow)|sorry(?: in advance)?|wish me luck|brb))+"
+    r"cheers|speak soon|talk (?:soon|later|tomorrow)|sorry(?: in advance)?|wish me luck|brb|"
+    r"\b(?:right |ok |anyway )?(?:gotta go|got to go|have to (?:go|run)|gtg|g2g|ttyl|"
+    r"bye(?: for now)?|chat soon)))+"
     r"\s*[.!]*$",
     re.IGNORECASE,
 )
