@@ -122,6 +122,7 @@ def test_sessions_out_of_time_order_are_refused():
         "memory_replay_heldout.json",
         "memory_replay_heldout2.json",
         "memory_replay_heldout3.json",
+        "memory_replay_heldout4.json",
     ],
 )
 def test_the_shipped_replay_files_are_well_formed_and_big_enough(name):
