@@ -47,6 +47,13 @@ def test_a_statement_is_kept_in_the_third_person_without_its_openers(said, expec
         "ok I'll try that, thanks",
         "update on the kitten",
         "haha that was so much fun lol",
+        # A greeting with a question, thanks to someone, leave-taking, a question after a
+        # comma without its "?".
+        "Alright Idris how's it going pal",
+        "thank you my child 🙏🏾",
+        "let me go close the shop",
+        "must go and do my exercises",
+        "Enough about me, what's it like living by the sea",
     ],
 )
 def test_remarks_replies_and_thanks_leave_no_memory(said):

@@ -873,6 +873,8 @@ _NOT_A_STATEMENT = re.compile(
     r"am) (?:i|you|we|they|he|she|it)\b|(?:please )?(?:tell|give|remind|help|show|teach|send|"
     r"sing|recommend|suggest|explain|describe|pick|imagine|say|talk|ask) (?:me|us|something|"
     r"anything|a|an|the)\b|gotta go|got to go|have to (?:run|go)|gtg|g2g|brb|ttyl|"
+    r"(?:i )?(?:must|need to|better) go\b|let me go\b|"
+    r"(?:thanks|thank you|thx|ty|cheers) (?:my|dear|mate|pal|love|hun|babe|friend)\b|"
     r"(?:off|going|heading) to (?:bed|sleep)|heading (?:off|out)|night night|sleep well|"
     r"(?:gonna|going to|i'm gonna|i'm going to) (?:try (?:and|to) )?(?:go|head|sleep|crash|log off|"
     r"info dump)\b|asking for a friend\b|"
@@ -885,7 +887,8 @@ _NOT_A_STATEMENT = re.compile(
 # A greeting, with the companion's name if any ("hi Noor, …"): dropped from the sentence,
 # and the whole sentence when the user says nothing of their own after it.
 _GREETING = re.compile(
-    r"^(?:hi|hey|hello|hiya|hola|yo|heya|howdy|(?:good )?(?:morning|evening|afternoon))\b"
+    r"^(?:hi|hey|hello|hiya|hola|yo|heya|howdy|alright|sup|greetings|"
+    r"(?:good )?(?:morning|evening|afternoon))\b"
     r"(?: (?-i:[A-Z])[\w'-]*)?[\s,!.]*",
     re.IGNORECASE,
 )
@@ -905,6 +908,12 @@ _DISCOURSE = re.compile(
     r"^(?:(?:so|well|but|and|anyway|also|plus|oh|ah|ok|okay|then|honestly|basically|hmm+|um+|"
     r"though|still|lol|haha+|yeah|yep|yes|nah)\b[\s,]*|(?:no|i know|i mean|i guess|tbh|ngl)"
     r"\s*,\s*)+",
+    re.IGNORECASE,
+)
+_TRAILING_QUESTION = re.compile(
+    # Not "which" or "who", which more often go on with what came before (", which is…").
+    r",\s*(?=(?:what|why|how|when|where)(?:'s| (?:do|does|did|is|are|was|were|"
+    r"should|can|could|would|will|about)\b))",
     re.IGNORECASE,
 )
 # A short label before a colon ("massive news: I'm head chef now", "update: …").
@@ -1159,6 +1168,8 @@ def _statement_body(sentence: str) -> str:
     body = _TRAILING_LAUGH.sub("", _DISCOURSE.sub("", _LABEL.sub("", body))).strip(" ,.!;:-")
     if _NOT_A_STATEMENT.match(body):
         return ""
+    # A question asked after a comma without its "?" ("enough about me, what's it like…").
+    body = _TRAILING_QUESTION.split(body, maxsplit=1)[0].strip(" ,")
     body = _IMPERSONAL_YOU.sub(r"\g<lead>one\g<tail>", body)
     return _INTRODUCTION.sub("", body)  # the name is a pattern memory already
 
