@@ -35,6 +35,17 @@ LAYERS = (LAYER_PROFILE, LAYER_RELATIONSHIP)
 TEXT_SEARCH_CONFIG = "simple"
 
 
+class MemoryQuerySet(models.QuerySet):
+    def current(self, user_id: uuid.UUID, instance_id: uuid.UUID | None = None):
+        """The current (not forgotten, not superseded) memories of one user in one layer:
+        the profile layer for ``instance_id`` None, else that persona instance's
+        relationship layer."""
+        rows = self.filter(user_id=user_id, deleted_at__isnull=True, valid_to__isnull=True)
+        if instance_id is None:
+            return rows.filter(instance_id__isnull=True)
+        return rows.filter(instance_id=instance_id)
+
+
 class CompanionMemory(models.Model):
     """One remembered item with its embedding and the messages it came from."""
 
@@ -85,6 +96,8 @@ class CompanionMemory(models.Model):
         output_field=SearchVectorField(),
         db_persist=True,
     )
+
+    objects = MemoryQuerySet.as_manager()
 
     class Meta:
         db_table = "companion_memories"

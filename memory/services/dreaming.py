@@ -158,13 +158,8 @@ def dreaming_remembered(
     first (they are what a conversation changes), then the newest in event time. One query.
     """
     rows = (
-        CompanionMemory.objects.filter(
-            user_id=user_id,
-            instance_id__isnull=True,
-            deleted_at__isnull=True,
-            valid_to__isnull=True,
-            category__isnull=False,
-        )
+        CompanionMemory.objects.current(user_id)
+        .filter(category__isnull=False)
         .annotate(
             unslotted=Case(
                 When(slot__isnull=True, then=Value(1)),

@@ -167,13 +167,7 @@ def memory_turn_prepare(*, turn: TurnMemories, embedder: Embedder | None = None)
     vectors = tuple((embedder or get_embedder()).embed_documents(texts))
     ts_config = memory_text_config(user_id=turn.user_id, texts=[turn.user_text])
     found: dict[uuid.UUID, str] = {}
-    current = CompanionMemory.objects.filter(
-        user_id=turn.user_id,
-        instance_id__isnull=True,
-        deleted_at__isnull=True,
-        valid_to__isnull=True,
-        category__isnull=False,
-    )
+    current = CompanionMemory.objects.current(turn.user_id).filter(category__isnull=False)
     for (content, _), vector in zip(contents, vectors, strict=False):
         slot = slot_of(content)
         if slot is not None:

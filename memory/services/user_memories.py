@@ -48,13 +48,8 @@ def _as_said(content: str, key: str) -> str:
 def _current_value(user_id: uuid.UUID, key: str) -> str | None:
     """The value of profile slot ``key`` its newest current profile memory holds, or None."""
     newest = (
-        CompanionMemory.objects.filter(
-            user_id=user_id,
-            instance_id__isnull=True,
-            slot=key,
-            valid_to__isnull=True,
-            deleted_at__isnull=True,
-        )
+        CompanionMemory.objects.current(user_id)
+        .filter(slot=key)
         .order_by("-occurred_at", "-created_at")
         .values_list("content", flat=True)
         .first()

@@ -149,12 +149,7 @@ def memory_find_twin(
 
 def _current(user_id: uuid.UUID, instance_id: uuid.UUID | None):
     """Current (not forgotten, not superseded) memories of one user and layer."""
-    rows = CompanionMemory.objects.filter(
-        user_id=user_id, deleted_at__isnull=True, valid_to__isnull=True
-    )
-    if instance_id is None:
-        return rows.filter(instance_id__isnull=True)
-    return rows.filter(instance_id=instance_id)
+    return CompanionMemory.objects.current(user_id, instance_id)
 
 
 def draft_slot(draft: MemoryDraft) -> tuple[str, str] | None:
